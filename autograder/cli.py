@@ -1,0 +1,179 @@
+"""The `autograder` command: nbgrader's steps for this course, one command each.
+
+    autograder run [LAB ...] [--quick] [--out DIR]        execute source notebooks (papermill)
+    autograder sync [LAB ...] [--check]                    solutions/ → notebook solution cells
+    autograder check [LAB ...]                             tests vs reference, blank and mistakes
+    autograder release [LAB ...] [--out DIR]               student version, zip, leak check
+    autograder grade SUBMISSIONS --out DIR [--jobs N]      autograde a folder or zip
+    autograder feedback --out DIR                          HTML feedback per submission
+    autograder export --out DIR                            grades.csv from the gradebook
+    autograder demo [--out DIR]                            all of it on example submissions
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from autograder.course import BUILD_DIR, find_labs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    warnings.filterwarnings("ignore", module="nbgrader")
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"autograder {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="execute source notebooks end to end with papermill")
+    run.add_argument("labs", nargs="*", metavar="LAB", help="lab ids, numbers or names (default: all)")
+    run.add_argument("--quick", action="store_true", help="small data and few epochs (QUICK=True)")
+    run.add_argument("--out", type=Path, default=BUILD_DIR / "run", help="where executed copies go")
+    run.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: none)")
+    run.set_defaults(handler=_run)
+
+    sync = commands.add_parser("sync", help="copy solutions/ into the notebooks' solution cells")
+    sync.add_argument("labs", nargs="*", metavar="LAB")
+    sync.add_argument("--check", action="store_true", help="only report differences; exit 1 if any")
+    sync.set_defaults(handler=_sync)
+
+    check = commands.add_parser("check", help="run each lab's tests against its known answers")
+    check.add_argument("labs", nargs="*", metavar="LAB")
+    check.set_defaults(handler=_check)
+
+    release = commands.add_parser("release", help="generate the student version of the labs")
+    release.add_argument("labs", nargs="*", metavar="LAB")
+    release.add_argument("--out", type=Path, default=BUILD_DIR / "release")
+    release.set_defaults(handler=_release)
+
+    grade = commands.add_parser("grade", help="autograde submissions laid out "
+                                              "<student_id>/<lab_id>/<lab_id>.ipynb")
+    grade.add_argument("submissions", type=Path, help="a folder or a .zip")
+    grade.add_argument("--out", type=Path, required=True, help="the graded course folder")
+    grade.add_argument("--release", type=Path, default=BUILD_DIR / "release",
+                       help="the output folder of `autograder release`")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    grade.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell")
+    grade.add_argument("--notebook-timeout", type=int, default=300, help="seconds per submission")
+    grade.set_defaults(handler=_grade)
+
+    feedback = commands.add_parser("feedback", help="write HTML feedback for a graded course folder")
+    feedback.add_argument("--out", type=Path, required=True, help="the folder `grade` wrote")
+    feedback.set_defaults(handler=_feedback)
+
+    export = commands.add_parser("export", help="write grades.csv from a graded course folder")
+    export.add_argument("--out", type=Path, required=True, help="the folder `grade` wrote")
+    export.set_defaults(handler=_export)
+
+    demo = commands.add_parser("demo", help="release, grade example submissions, print grades")
+    demo.add_argument("labs", nargs="*", metavar="LAB")
+    demo.add_argument("--out", type=Path, default=BUILD_DIR / "demo")
+    demo.add_argument("--jobs", type=int, default=1)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from autograder.run import format_table, run_lab
+
+    results = []
+    for lab in find_labs(args.labs):
+        print(f"running {lab.lab_id}{' (quick)' if args.quick else ''} ...", flush=True)
+        results.append(run_lab(lab, args.out, quick=args.quick, cell_timeout=args.cell_timeout))
+    print(format_table(results))
+    for result in results:
+        if not result.ok:
+            print(f"\n{result.lab.lab_id} FAILED ({result.output}):\n{result.error}", file=sys.stderr)
+    return 0 if all(result.ok for result in results) else 1
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from autograder.sync import sync_lab
+
+    status = 0
+    for lab in find_labs(args.labs):
+        report = sync_lab(lab, write=not args.check)
+        for problem in report.problems:
+            print(f"{lab.lab_id}: {problem}", file=sys.stderr)
+        if report.drifted:
+            verb = "differs from solutions/" if args.check else "updated"
+            print(f"{lab.lab_id}: {verb}: {', '.join(report.drifted)}")
+        status |= bool(report.problems) or (args.check and bool(report.drifted))
+    return int(status)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from autograder.selfcheck import check_lab
+
+    verdicts = [verdict for lab in find_labs(args.labs) for verdict in check_lab(lab)]
+    for verdict in verdicts:
+        failed = ", ".join(sorted(verdict.failures)) or "nothing"
+        line = f"{'ok ' if verdict.ok else 'BAD'} {verdict.lab_id}  {verdict.answer}: fails {failed}"
+        if not verdict.ok:
+            line += f" (should fail: {', '.join(sorted(verdict.expected_failures)) or 'nothing'})"
+        print(line)
+    return 0 if all(verdict.ok for verdict in verdicts) else 1
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import release
+
+    result = release(find_labs(args.labs), args.out)
+    print(f"released {', '.join(lab.lab_id for lab in result.labs)}")
+    print(f"  student notebooks: {result.student_dir}")
+    print(f"  student zip:       {result.zip_path}")
+    print(f"  nbgrader course:   {result.course_dir}")
+    print("  leak check:        nothing of the solutions or hidden tests in the release")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder.grade import Limits, grade
+
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout)
+    report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits)
+    print(report.table())
+    print(f"\ngrades: {args.out / 'grades.csv'} and {args.out / 'grades_by_exercise.csv'}")
+    return 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from autograder.feedback import generate_feedback
+
+    pages = generate_feedback(args.out)
+    print(f"wrote {len(pages)} feedback page(s) under {args.out / 'feedback'}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from autograder.export import export_grades
+
+    for path in export_grades(args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from autograder.demo import demo
+
+    report = demo(find_labs(args.labs), args.out, jobs=args.jobs)
+    print()
+    print(report.table())
+    graded = args.out / "graded"
+    print(f"\ngrades: {graded / 'grades.csv'}  feedback: {graded / 'feedback'}")
+    return 0

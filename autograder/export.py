@@ -1,0 +1,50 @@
+"""`autograder export`: the gradebook of a graded course folder as CSV files.
+
+grades.csv              student_id, lab_id, score, max_score: one row per graded submission
+grades_by_exercise.csv  student_id, lab_id, grade_id, score, max_score: one row per test cell
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from autograder.course import COURSE_ID
+from autograder.nbgrader_setup import use_this_interpreter_tools
+
+GRADES_CSV = "grades.csv"
+BY_EXERCISE_CSV = "grades_by_exercise.csv"
+
+
+def export_grades(course_dir: Path) -> tuple[Path, Path]:
+    """Write both CSV files into `course_dir` from its gradebook, sorted, and return their paths."""
+    use_this_interpreter_tools()
+    from nbgrader.api import Gradebook
+
+    totals, cells = [], []
+    with Gradebook(f"sqlite:///{(course_dir / 'gradebook.db').resolve()}", COURSE_ID) as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in assignment.submissions:
+                student = submission.student.id
+                totals.append((student, assignment.name, _number(submission.score),
+                               _number(submission.max_score)))
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        cells.append((student, assignment.name, grade.name,
+                                      _number(grade.score), _number(grade.max_score)))
+    grades = course_dir / GRADES_CSV
+    by_exercise = course_dir / BY_EXERCISE_CSV
+    _write(grades, ("student_id", "lab_id", "score", "max_score"), sorted(totals))
+    _write(by_exercise, ("student_id", "lab_id", "grade_id", "score", "max_score"), sorted(cells))
+    return grades, by_exercise
+
+
+def _number(value: float | None) -> float:
+    return round(float(value or 0.0), 4)
+
+
+def _write(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)

@@ -1,0 +1,46 @@
+"""nbgrader configured for this course: one place for every setting the steps share."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+
+from autograder.course import COURSE_ID
+
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def use_this_interpreter_tools() -> None:
+    """Put this interpreter's scripts folder first on PATH.
+
+    nbgrader runs the `alembic` command to open a gradebook; from a virtual environment that
+    was not activated (`.venv/bin/python -m autograder`, as make and CI do), it would not be found.
+    """
+    scripts = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+def course_config(root: Path) -> Config:
+    """Settings shared by release, autograde and feedback for the course rooted at `root`."""
+    root = root.resolve()
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.course_id = COURSE_ID
+    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    config.Exchange.root = str(root / "exchange")
+    config.ClearSolutions.code_stub = {"python": CODE_STUB}
+    config.ClearSolutions.enforce_metadata = True
+    config.NbGraderAPI.log_level = "WARN"
+    return config
+
+
+def api(config: Config):
+    """An NbGraderAPI for `config` (imported lazily: nbgrader takes a second to import)."""
+    use_this_interpreter_tools()
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=config)

@@ -1,0 +1,138 @@
+"""Run a lab's cells in a fresh namespace, fast, with chosen solution cells swapped.
+
+This is how we prove that the tests catch each known mistake, and only in its own exercise,
+without a kernel or a full notebook run: every code cell except experiments runs in order in
+one dictionary, with quick mode and the synthetic data, and each grade cell passes as
+nbgrader would judge it: no exception and nothing written to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from nbformat import NotebookNode
+
+from autograder import notebooks
+from autograder.course import Lab
+from autograder.environment import patched_environ
+
+GRADING_ENV = {"DNNLABS_QUICK": "1", "DNNLABS_DATASET": "synthetic", "MPLBACKEND": "Agg"}
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """How one grade cell fared: passed or not, with the error message that decided it."""
+
+    grade_id: str
+    points: float
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Every grade cell's outcome, plus errors in cells that are not graded (setup, answers)."""
+
+    cells: dict[str, CellOutcome]
+    other_errors: dict[int, str]
+
+    @property
+    def failed(self) -> set[str]:
+        return {grade_id for grade_id, outcome in self.cells.items() if not outcome.passed}
+
+    @property
+    def score(self) -> float:
+        return sum(outcome.points for outcome in self.cells.values() if outcome.passed)
+
+
+def run_cells(nb: NotebookNode, replacements: Mapping[str, str] | None = None,
+              name: str = "notebook") -> RunOutcome:
+    """Run `nb`'s non-experiment code cells in order, solution cells replaced per `replacements`."""
+    replacements = dict(replacements or {})
+    unknown = set(replacements) - {notebooks.grade_id(cell) for cell in nb.cells}
+    if unknown:
+        raise ValueError(f"{name}: no cell with grade_id {', '.join(sorted(unknown))}.")
+    namespace: dict = {"__name__": "__main__"}
+    cells: dict[str, CellOutcome] = {}
+    other_errors: dict[int, str] = {}
+    with _grading_environment():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or notebooks.is_experiment(cell):
+                continue
+            cell_id = notebooks.grade_id(cell)
+            source = replacements.get(cell_id, cell.source) if cell_id else cell.source
+            error, stderr = _run_one(source, namespace, f"<{name} cell {index}>")
+            if notebooks.is_grade(cell):
+                message = error or (f"wrote to stderr: {stderr.strip()}" if stderr.strip() else "")
+                cells[cell_id] = CellOutcome(cell_id, notebooks.points(cell), not message, message)
+            elif error:
+                other_errors[index] = error
+    return RunOutcome(cells, other_errors)
+
+
+def _run_one(source: str, namespace: dict, filename: str) -> tuple[str, str]:
+    import matplotlib.pyplot as plt
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            exec(compile(source, filename, "exec"), namespace)
+    except BaseException as error:  # a submission may raise anything, SystemExit included
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        frames = traceback.format_exception_only(type(error), error)
+        return "".join(frames).strip(), err.getvalue()
+    finally:
+        plt.close("all")
+    return "", err.getvalue()
+
+
+@contextlib.contextmanager
+def _grading_environment() -> Iterator[None]:
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("Agg")
+    try:
+        with patched_environ(GRADING_ENV):
+            yield
+    finally:
+        matplotlib.use(backend)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One line of `autograder check`: an answer, what it should fail, what it did fail."""
+
+    lab_id: str
+    answer: str
+    expected_failures: frozenset[str]
+    failures: frozenset[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.expected_failures == self.failures
+
+
+def check_lab(lab: Lab) -> list[Verdict]:
+    """Run the reference, a blank submission and every known variant of `lab` against its tests."""
+    from autograder.examples import blank, reference_answers
+
+    nb = notebooks.read(lab.notebook)
+    every_test = frozenset(notebooks.grade_id(cell) for cell in notebooks.grade_cells(nb))
+    blanks = {cell_id: blank(source) for cell_id, source in reference_answers(lab).items()}
+    verdicts = [
+        Verdict(lab.lab_id, "reference solution", frozenset(),
+                frozenset(run_cells(nb, name=lab.lab_id).failed)),
+        Verdict(lab.lab_id, "blank release", every_test,
+                frozenset(run_cells(nb, blanks, name=lab.lab_id).failed)),
+    ]
+    variants = lab.variants()
+    for variant in [*variants.MISTAKES, *variants.ALTERNATIVES]:
+        outcome = run_cells(nb, {variant.cell: variant.source}, name=lab.lab_id)
+        verdicts.append(Verdict(lab.lab_id, variant.name, variant.fails, frozenset(outcome.failed)))
+    return verdicts
