@@ -2,6 +2,9 @@
 
 A solutions module is split into regions, each opened by a line `# %% cell: ID`; region ID is
 the source of the notebook's solution cell whose nbgrader grade_id is ID, markers included.
+A lab that reuses an earlier lab's answers names them instead of copying them:
+`# %% cell: ID from solutions.lab07_lr_schedules: lr_range_test, suggest_lr` makes the cell
+those regions of that module, one after the other.
 `autograder sync` writes the regions into the notebooks; `autograder sync --check` (and the
 test suite) fails on any difference, so the two can never drift apart unnoticed.
 """
@@ -15,7 +18,8 @@ from pathlib import Path
 from autograder import notebooks
 from autograder.course import Lab
 
-REGION = re.compile(r"^# %% cell: (?P<cell>[A-Za-z0-9_]+)[ \t]*$", re.MULTILINE)
+REGION = re.compile(r"^# %% cell: (?P<cell>\w+)(?: from (?P<module>solutions\.\w+): "
+                    r"(?P<names>\w+(?:, *\w+)*))?[ \t]*$", re.MULTILINE)
 
 
 @dataclass
@@ -28,17 +32,36 @@ class SyncReport:
 
 
 def solution_regions(path: Path) -> dict[str, str]:
-    """Region ID → its source, from a solutions module."""
+    """Region ID → its source, from a solutions module, with included regions resolved."""
     text = path.read_text()
     matches = list(REGION.finditer(text))
     regions = {}
     for match, following in zip(matches, [*matches[1:], None]):
         end = following.start() if following else len(text)
         cell = match["cell"]
+        body = text[match.end():end].strip("\n").rstrip()
         if cell in regions:
             raise ValueError(f"{path}: region {cell!r} appears twice.")
-        regions[cell] = text[match.end():end].strip("\n").rstrip()
+        if match["module"]:
+            regions[cell] = _included(path, match["module"], match["names"], body)
+        else:
+            regions[cell] = body
     return regions
+
+
+def _included(path: Path, module: str, names: str, body: str) -> str:
+    if _code_lines(body):
+        raise ValueError(f"{path}: a region that includes {module} must have no code of its own.")
+    source = path.parent / f"{module.split('.', 1)[1]}.py"
+    regions = solution_regions(source)
+    missing = [name.strip() for name in names.split(",") if name.strip() not in regions]
+    if missing:
+        raise ValueError(f"{path}: {module} has no region {', '.join(missing)}.")
+    return "\n\n\n".join(regions[name.strip()] for name in names.split(","))
+
+
+def _code_lines(body: str) -> list[str]:
+    return [line for line in body.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def sync_lab(lab: Lab, write: bool = True) -> SyncReport:

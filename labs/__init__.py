@@ -4,6 +4,7 @@ Everything a lab is *about* stays in its notebook; these helpers hide only the p
 student should not have to fight.
 """
 
+from labs.augment import random_crop_flip
 from labs.batching import batches, num_batches
 from labs.data import (
     CIFAR10,
@@ -25,6 +26,7 @@ from labs.device import (
     to_device,
     uses_channels_last,
 )
+from labs.models import make_mlp
 from labs.plots import plot_layer_stats, plot_learning_curves, plot_range_test, plot_schedules
 from labs.session import banner, quick_mode
 from labs.training import History, accuracy, evaluate, fit
@@ -49,12 +51,14 @@ __all__ = [
     "grad_scaler",
     "load_cifar10",
     "load_fashion_mnist",
+    "make_mlp",
     "num_batches",
     "plot_layer_stats",
     "plot_learning_curves",
     "plot_range_test",
     "plot_schedules",
     "quick_mode",
+    "random_crop_flip",
     "seed_everything",
     "to_device",
     "uses_channels_last",

@@ -167,3 +167,13 @@ def test_plots_have_titles_labels_and_legends(problem):
         titles, xlabels, legends = _texts(fig)
         assert all(titles) and all(xlabels) and all(legends)
     assert math.isclose(figures[3].axes[0].lines[1].get_xdata()[0], 1e-3)
+
+
+def test_make_mlp_builds_the_requested_depth_and_width():
+    model = labs.make_mlp(depth=3, width=20, activation=nn.Tanh, n_inputs=12, n_outputs=4)
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    assert [(l.in_features, l.out_features) for l in linears] == [(12, 20), (20, 20), (20, 20), (20, 4)]
+    assert sum(isinstance(m, nn.Tanh) for m in model) == 3
+    assert model(torch.randn(5, 3, 2, 2)).shape == (5, 4)
+    with pytest.raises(ValueError, match="at least 1"):
+        labs.make_mlp(depth=0, width=10)

@@ -33,8 +33,8 @@ import torch
 _GUARDED_MODULES = (
     "builtins", "math", "random", "numpy", "torch", "torch.nn", "torch.nn.functional",
     "torch.nn.init", "torch.nn.utils", "torch.linalg", "torch.testing", "torch.optim",
-    "torch.optim.lr_scheduler", "torch.autograd", "labs", "labs.batching", "labs.data",
-    "labs.device", "labs.plots", "labs.session", "labs.training",
+    "torch.optim.lr_scheduler", "torch.autograd", "labs", "labs.augment", "labs.batching",
+    "labs.data", "labs.device", "labs.models", "labs.plots", "labs.session", "labs.training",
 )
 
 
