@@ -91,16 +91,17 @@ def _zip_folder(folder: Path, zip_path: Path) -> None:
 
 
 def secret_lines(lab: Lab) -> set[str]:
-    """Lines of the reference solution bodies that are nowhere in the notebook's public cells.
+    """Lines of the reference solution bodies that are nowhere in the public material.
 
-    A line that also appears outside the solution blocks (in a provided helper, say) was
-    never secret; a generic line (`else:`, `return`) proves nothing either way.
+    A line that also appears outside the solution blocks (in a provided cell of the notebook
+    or in the `labs` helpers that ship with the release) was never secret; a generic line
+    (`else:`, `return`) proves nothing either way.
     """
     solution = set()
     for region in solution_regions(lab.solutions_path).values():
         for block in _SOLUTION_BLOCK.findall(region):
             solution.update(line.strip() for line in block.splitlines())
-    public = set()
+    public = {line.strip() for module in LABS_DIR.glob("*.py") for line in module.read_text().splitlines()}
     for cell in notebooks.read(lab.notebook).cells:
         if not notebooks.is_solution(cell):
             text = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)

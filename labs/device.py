@@ -60,7 +60,8 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA GPU {props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return f"Apple MPS GPU ({platform.machine()})"
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads > 1 else ''})"
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> int:
