@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     grade.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell")
     grade.add_argument("--notebook-timeout", type=int, default=300, help="seconds per submission")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="memory cap per submission (MB)")
+    grade.add_argument("--allow-network", action="store_true",
+                       help="let submissions reach the network (by default they run without it)")
     grade.set_defaults(handler=_grade)
 
     feedback = commands.add_parser("feedback", help="write HTML feedback for a graded course folder")
@@ -145,10 +148,12 @@ def _release(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from autograder.grade import Limits, grade
 
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout)
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout,
+                    memory_mb=args.memory_mb, isolate_network=not args.allow_network)
     report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits)
     print(report.table())
-    print(f"\ngrades: {args.out / 'grades.csv'} and {args.out / 'grades_by_exercise.csv'}")
+    print(f"\ngrades: {args.out / 'grades.csv'} and {args.out / 'grades_by_exercise.csv'}; "
+          f"report: {args.out / 'report.csv'}")
     return 0
 
 

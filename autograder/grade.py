@@ -11,32 +11,41 @@ autograded/, feedback/): formgrader can open it, and grading again adds to it.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
 
+from autograder import notebooks
 from autograder.course import COURSE_ID
 from autograder.export import export_grades
 from autograder.nbgrader_setup import use_this_interpreter_tools
+from autograder.scan import flags
 from autograder.submissions import Problem, Submission, collect
-from autograder.worker import RESULT_FILE
+
+RESULT_FILE = "result.json"
+REPORT_CSV = "report.csv"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How long one cell and one whole notebook may run while graded."""
+    """What one submission may use while graded: seconds per cell and per notebook, memory,
+    and whether it may reach the network."""
 
     cell_seconds: int = 30
     notebook_seconds: int = 300
+    memory_mb: int = 4096
+    isolate_network: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,9 +66,11 @@ class GradeReport:
     outcomes: list[Outcome]
     problems: list[Problem]
     out_dir: Path
+    notes: list[str]
 
     def table(self) -> str:
-        lines = [f"{'student':16s} {'lab':26s} {'score':>7s} {'max':>5s} {'seconds':>8s}  status"]
+        lines = [f"note: {note}" for note in self.notes]
+        lines.append(f"{'student':16s} {'lab':26s} {'score':>7s} {'max':>5s} {'seconds':>8s}  status")
         for o in sorted(self.outcomes, key=lambda o: (o.student_id, o.lab_id)):
             lines.append(f"{o.student_id:16s} {o.lab_id:26s} {o.score:7.1f} {o.max_score:5.0f} "
                          f"{o.seconds:8.1f}  {o.status}")
@@ -86,17 +97,46 @@ def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
     base_db = work / "gradebook.base.db"
     shutil.copy2(out_dir / "gradebook.db", base_db)
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    prefix, note = network_isolation() if limits.isolate_network else ([], "network not isolated (asked)")
+    released = {lab: notebooks.read(release_course / "release" / lab / f"{lab}.ipynb") for lab in known_labs}
 
     def run(submission: Submission) -> Outcome:
-        return _grade_one(submission, out_dir, work, base_db, limits, threads)
+        outcome = _grade_one(submission, out_dir, work, base_db, limits, threads, prefix)
+        found = flags(submission.notebook, released[submission.lab_id])
+        if found:
+            outcome = replace(outcome, status=f"{outcome.status}; flagged: {', '.join(found)}")
+        return outcome
 
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
         outcomes = list(pool.map(run, submissions))
     for outcome in outcomes:
         _merge(out_dir, outcome)
     export_grades(out_dir)
+    report = GradeReport(outcomes, problems, out_dir, [note] if note else [])
+    _write_report(out_dir / REPORT_CSV, report)
     shutil.rmtree(work, ignore_errors=True)
-    return GradeReport(outcomes, problems, out_dir)
+    return report
+
+
+def network_isolation() -> tuple[list[str], str]:
+    """The command prefix that runs a worker without network, or none and a note saying why."""
+    unshare = shutil.which("unshare")
+    if not unshare or not sys.platform.startswith("linux"):
+        return [], "network not isolated: `unshare` is not available on this platform"
+    for prefix in ([unshare, "--net"], [unshare, "--net", "--map-root-user"]):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix, ""
+    return [], "network not isolated: this machine does not allow network namespaces"
+
+
+def _write_report(path: Path, report: GradeReport) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "lab_id", "score", "max_score", "seconds", "status"])
+        for o in sorted(report.outcomes, key=lambda o: (o.student_id, o.lab_id)):
+            writer.writerow([o.student_id, o.lab_id, o.score, o.max_score, round(o.seconds, 1), o.status])
+        for problem in report.problems:
+            writer.writerow(["", "", "", "", "", f"skipped: {problem}"])
 
 
 def _prepare_course(out_dir: Path, release_course: Path) -> None:
@@ -106,7 +146,7 @@ def _prepare_course(out_dir: Path, release_course: Path) -> None:
 
 
 def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path, limits: Limits,
-               threads: int) -> Outcome:
+               threads: int, prefix: list[str]) -> Outcome:
     student, lab = submission.student_id, submission.lab_id
     course = work / student / lab
     (course / "source").mkdir(parents=True)
@@ -120,40 +160,55 @@ def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path,
     shutil.copy2(submitted, kept / submitted.name)
 
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "autograder.worker", str(course), lab, student,
+    command = [*prefix, sys.executable, "-m", "autograder.worker", str(course), lab, student,
                "--cell-timeout", str(limits.cell_seconds)]
     log_path = out_dir / "logs" / f"{student}__{lab}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    status = _run_worker(command, env, log_path, limits.notebook_seconds)
+    timed_out = _run_worker(command, env, log_path, limits)
     seconds = time.perf_counter() - start
     result_path = course / RESULT_FILE
     result = json.loads(result_path.read_text()) if result_path.exists() else {}
-    cells = result.get("cells") or {}
-    if status == "graded" and not result.get("success"):
-        status = "grader error: " + _last_line(result.get("error", "")) + f" (see {log_path})"
+    graded = not timed_out and bool(result.get("success"))
+    if timed_out:
+        status = f"timed out after {limits.notebook_seconds} s: scored 0"
+    elif not graded:
+        status = f"grader error: {_last_line(result.get('error', ''))} (see {log_path}): scored 0"
+    else:
+        status = "; ".join(["graded", *result.get("events", [])])
+    cells = result.get("cells", {}) if graded else {}
     autograded = course / "autograded" / student / lab / f"{lab}.ipynb"
-    if status == "graded" and autograded.exists():
+    if graded and autograded.exists():
         target = out_dir / "autograded" / student / lab
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copy2(autograded, target / autograded.name)
-    score = sum(cell["score"] or 0 for cell in cells.values()) if status == "graded" else 0.0
+    score = sum(cell["score"] or 0 for cell in cells.values())
     max_score = sum(cell["max_score"] for cell in cells.values()) if cells else _max_score(base_db, lab)
-    return Outcome(student, lab, score, max_score, seconds, status, cells if status == "graded" else {})
+    return Outcome(student, lab, score, max_score, seconds, status, cells)
 
 
-def _run_worker(command: list[str], env: dict, log_path: Path, timeout: int) -> str:
+def _run_worker(command: list[str], env: dict, log_path: Path, limits: Limits) -> bool:
+    """Run one worker to completion or to the notebook limit; True if it had to be killed."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_memory_cap(limits.memory_mb))
         try:
-            process.wait(timeout=timeout)
+            process.wait(timeout=limits.notebook_seconds)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            return f"timed out after {timeout} s: scored 0"
-    return "graded"
+            return True
+    return False
+
+
+def _memory_cap(megabytes: int):
+    """Limit the worker and its kernel's data segment: a memory bomb raises MemoryError there."""
+    def apply() -> None:
+        limit = megabytes * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    return apply
 
 
 def _merge(out_dir: Path, outcome: Outcome) -> None:

@@ -2,7 +2,8 @@
 
 `autograder grade` runs one of these per submission, as a separate process it can time out
 and kill, and then merges the scores into the instructor's gradebook. The worker writes
-`result.json` into COURSE: per grade cell its score and maximum, and whether nbgrader succeeded.
+`result.json` into COURSE: per grade cell its score and maximum, whether nbgrader succeeded,
+and what went wrong on the way (a cell stopped, a kernel restarted).
 """
 
 from __future__ import annotations
@@ -10,8 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 
+from autograder import evidence
+from autograder.execute import EVENTS_ENV
+from autograder.grade import RESULT_FILE
 from autograder.nbgrader_setup import api, course_config
 
 GRADING_ENV = {
@@ -21,28 +29,46 @@ GRADING_ENV = {
     "PYTHONHASHSEED": "0",
     "DNNLABS_GRADING_SEED": "0",
 }
-RESULT_FILE = "result.json"
 
 
-def grading_config(course: Path, lab_id: str, cell_timeout: int):
-    """nbgrader settings for grading: per-cell timeout, preamble, experiments skipped."""
+def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path):
+    """nbgrader settings for grading: preamble, experiments skipped, cells that kill or hang the
+    kernel failing alone, passes proven through the evidence channel, kernel over IPC sockets
+    (it keeps working inside a network namespace that has no interfaces up)."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
+        AssignLatePenalties,
         CheckCellMetadata,
         ClearOutput,
         DeduplicateIds,
+        IgnorePattern,
+        LimitOutput,
         OverwriteCells,
         OverwriteKernelspec,
+        SaveAutoGrades,
     )
 
-    from autograder.preprocessors import SkipExperiments
+    from autograder.execute import ResilientExecute
+    from autograder.preprocessors import RequireEvidence, SkipExperiments
 
     config = course_config(course)
     config.Execute.timeout = cell_timeout
     config.Execute.interrupt_on_timeout = True
+    config.Execute.error_on_timeout = {
+        "ename": "CellTimeoutError",
+        "evalue": f"this cell ran longer than {cell_timeout} s while graded and was stopped",
+        "traceback": [f"CellTimeoutError: this cell ran longer than {cell_timeout} s while graded "
+                      "and was stopped"]}
     config.Execute.extra_arguments = ["--IPKernelApp.exec_lines=import autograder.kernel_preamble"]
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(runtime / "kernel")
     config.Autograde.create_student = True
     config.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
                                                OverwriteCells, SkipExperiments, CheckCellMetadata]
+    config.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern,
+                                                ClearMetadataPreprocessor, LimitOutput,
+                                                RequireEvidence, SaveAutoGrades,
+                                                AssignLatePenalties, CheckCellMetadata]
     config.OverwriteCells.add_missing_cells = True
     return config
 
@@ -64,13 +90,24 @@ def main() -> int:
     parser.add_argument("student_id")
     parser.add_argument("--cell-timeout", type=int, default=30)
     args = parser.parse_args()
-    os.environ.update(GRADING_ENV, DNNLABS_GRADING_LAB=args.lab_id)
-    outcome = api(grading_config(args.course, args.lab_id, args.cell_timeout)).autograde(
-        args.lab_id, args.student_id, force=True)
-    result = {"success": bool(outcome["success"]), "error": outcome.get("error") or "", "cells": {}}
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    course = args.course.resolve()
+    runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))
+    events = course / "events.log"
+    os.environ.update(GRADING_ENV, DNNLABS_GRADING_LAB=args.lab_id, JUPYTER_RUNTIME_DIR=str(runtime),
+                      **{EVENTS_ENV: str(events)}, **evidence.open_channel(course))
+    try:
+        outcome = api(grading_config(course, args.lab_id, args.cell_timeout, runtime)).autograde(
+            args.lab_id, args.student_id, force=True)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+    if not outcome["success"]:
+        print(outcome.get("log", ""), outcome.get("error", ""), sep="\n", file=sys.stderr)
+    result = {"success": bool(outcome["success"]), "error": outcome.get("error") or "", "cells": {},
+              "events": events.read_text().splitlines() if events.exists() else []}
     if result["success"]:
-        result["cells"] = read_scores(args.course, args.lab_id, args.student_id)
-    (args.course / RESULT_FILE).write_text(json.dumps(result, indent=1))
+        result["cells"] = read_scores(course, args.lab_id, args.student_id)
+    (course / RESULT_FILE).write_text(json.dumps(result, indent=1))
     return 0 if result["success"] else 1
 
 

@@ -13,6 +13,9 @@
 - Checks run with warnings silenced and the global RNG state forked, so they neither print
   to stderr (nbgrader scores a grade cell that writes to stderr as failed) nor change the
   random numbers that later cells draw.
+- While grading, each passing hidden test also writes a keyed line to an evidence file that
+  the grader reads afterwards: a grade cell whose hidden test never reported a pass scores
+  0, however its output looks (a blanked, skipped or faked test cell proves nothing).
 """
 
 from __future__ import annotations
@@ -48,6 +51,18 @@ def _snapshot() -> dict[str, tuple[types.ModuleType, dict[str, Any]]]:
 
 
 _SNAPSHOT = _snapshot()
+_EVIDENCE: dict[str, Any] = {"file": None, "key": ""}
+
+
+def guard(module: types.ModuleType) -> None:
+    """Snapshot `module` too (the grader guards the hidden tests' own modules this way)."""
+    _SNAPSHOT[module.__name__] = (module, dict(vars(module)))
+
+
+def report_passes_to(path: str, key: str) -> None:
+    """Write a line `key name` to `path` whenever a hidden test passes (grading only)."""
+    _EVIDENCE["file"] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the kernel's life
+    _EVIDENCE["key"] = key
 _AssertionError = builtins.AssertionError
 _NotImplementedError = builtins.NotImplementedError
 _Exception = builtins.Exception
@@ -86,6 +101,10 @@ def hidden_test(check: Callable[..., None]) -> Callable[..., None]:
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
             check(*args, **kwargs)
+        evidence = _EVIDENCE["file"]
+        if evidence is not None:
+            evidence.write(f"{_EVIDENCE['key']} {check.__name__}\n")
+            evidence.flush()
         print(f"✓ hidden tests passed: {check.__name__}")
 
     return run
