@@ -90,28 +90,29 @@ def _zip_folder(folder: Path, zip_path: Path) -> None:
                 archive.write(path, Path("dnnlabs") / path.relative_to(folder))
 
 
-def secret_lines(lab: Lab) -> set[str]:
-    """Lines of the reference solution bodies that are nowhere in the public material.
+def secret_lines(labs: list[Lab]) -> set[str]:
+    """Lines of the labs' reference solution bodies that are nowhere in the public material.
 
-    A line that also appears outside the solution blocks (in a provided cell of the notebook
-    or in the `labs` helpers that ship with the release) was never secret; a generic line
-    (`else:`, `return`) proves nothing either way.
+    A line that also appears outside the solution blocks (in a provided cell of any lab's
+    notebook, or in the `labs` helpers that ship with the release) was never secret; a
+    generic line (`else:`, `return`) proves nothing either way.
     """
-    solution = set()
-    for region in solution_regions(lab.solutions_path).values():
-        for block in _SOLUTION_BLOCK.findall(region):
-            solution.update(line.strip() for line in block.splitlines())
+    solution: set[str] = set()
     public = {line.strip() for module in LABS_DIR.glob("*.py") for line in module.read_text().splitlines()}
-    for cell in notebooks.read(lab.notebook).cells:
-        if not notebooks.is_solution(cell):
-            text = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
-            public.update(line.strip() for line in text.splitlines())
+    for lab in labs:
+        for region in solution_regions(lab.solutions_path).values():
+            for block in _SOLUTION_BLOCK.findall(region):
+                solution.update(line.strip() for line in block.splitlines())
+        for cell in notebooks.read(lab.notebook).cells:
+            if not notebooks.is_solution(cell):
+                text = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+                public.update(line.strip() for line in text.splitlines())
     return {line for line in solution - public if len(line) >= 8 and not _GENERIC.match(line)}
 
 
 def find_leaks(folder: Path, labs: list[Lab]) -> list[str]:
     """Everything in `folder` that gives away a solution, a hidden test or the answer key."""
-    secrets = set().union(*(secret_lines(lab) for lab in labs)) if labs else set()
+    secrets = secret_lines(labs)
     leaks = []
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.suffix not in (".ipynb", ".py", ".md", ".toml", ".txt"):

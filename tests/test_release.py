@@ -46,7 +46,7 @@ def test_leak_check_catches_planted_leaks(released, tmp_path, plant):
     shutil.copytree(released.student_dir, copy)
     path = copy / lab.lab_id / lab.notebook.name
     nb = notebooks.read(path)
-    secrets = sorted(secret_lines(lab))
+    secrets = sorted(secret_lines(LABS))
     answer_key = next(line for line in secrets if line.startswith("Q"))
     leaked = {"solution line": max(secrets, key=len), "marker": "### BEGIN HIDDEN TESTS",
               "import": f"from solutions.{lab.module_name} import *", "answer key": answer_key}[plant]
