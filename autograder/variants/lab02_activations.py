@@ -1,0 +1,348 @@
+"""Known answers to lab 02: mistakes its tests must catch, and correct answers written differently."""
+
+from autograder.variants import right, wrong
+
+SELU_CONSTANTS = '''
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+'''
+
+MISTAKES = [
+    wrong("ELU as alpha * exp(z) - 1", "elu", '''
+def elu(z, alpha=1.0):
+    return torch.where(z > 0, z, alpha * torch.exp(z) - 1)
+''', "test_elu"),
+    wrong("ELU without alpha", "elu", '''
+def elu(z, alpha=1.0):
+    return torch.where(z > 0, z, torch.exp(z) - 1)
+''', "test_elu"),
+    wrong("ELU with PyTorch's own elu", "elu", '''
+def elu(z, alpha=1.0):
+    return F.elu(z, alpha)
+''', "test_elu"),
+    wrong("SELU with the constants swapped", "selu", SELU_CONSTANTS + '''
+def selu(z):
+    return SELU_ALPHA * torch.where(z > 0, z, SELU_SCALE * (torch.exp(z) - 1))
+'''.lstrip("\n"), "test_selu"),
+    wrong("SELU with the constants rounded to two decimals", "selu", SELU_CONSTANTS + '''
+def selu(z):
+    return 1.05 * torch.where(z > 0, z, 1.67 * (torch.exp(z) - 1))
+'''.lstrip("\n"), "test_selu"),
+    wrong("SELU without the scale on the positive side", "selu", SELU_CONSTANTS + '''
+def selu(z):
+    return torch.where(z > 0, z, SELU_SCALE * SELU_ALPHA * (torch.exp(z) - 1))
+'''.lstrip("\n"), "test_selu"),
+    wrong("GELU with the tanh approximation", "gelu", '''
+def gelu(z):
+    return 0.5 * z * (1 + torch.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
+''', "test_gelu"),
+    wrong("GELU with erf(z) instead of erf(z / sqrt(2))", "gelu", '''
+def gelu(z):
+    return 0.5 * z * (1 + torch.erf(z))
+''', "test_gelu"),
+    wrong("GELU as its sigmoid approximation", "gelu", '''
+def gelu(z):
+    return z * torch.sigmoid(1.702 * z)
+''', "test_gelu"),
+    wrong("gelu_sigmoid with 1.702 outside the sigmoid", "gelu_sigmoid", '''
+def gelu_sigmoid(z):
+    return 1.702 * z * torch.sigmoid(z)
+''', "test_gelu_sigmoid"),
+    wrong("gelu_sigmoid without the factor z", "gelu_sigmoid", '''
+def gelu_sigmoid(z):
+    return torch.sigmoid(1.702 * z)
+''', "test_gelu_sigmoid"),
+    wrong("Swish with beta outside the sigmoid", "swish", '''
+def swish(z, beta=1.0):
+    return beta * z * torch.sigmoid(z)
+''', "test_swish"),
+    wrong("Swish with PyTorch's silu", "swish", '''
+def swish(z, beta=1.0):
+    return F.silu(beta * z) / beta
+''', "test_swish"),
+    wrong("leaky ReLU with its two slopes swapped", "leaky_relu", '''
+def leaky_relu(z, alpha=0.01):
+    return torch.where(z > 0, alpha * z, z)
+''', "test_leaky_relu"),
+    wrong("leaky ReLU that ignores alpha", "leaky_relu", '''
+def leaky_relu(z, alpha=0.01):
+    return torch.where(z > 0, z, 0.01 * z)
+''', "test_leaky_relu"),
+    wrong("Mish with log(exp(z)) for softplus", "mish", '''
+def mish(z):
+    return z * torch.tanh(torch.log(torch.exp(z)))
+''', "test_mish"),
+    wrong("Mish as tanh(z) * softplus(z)", "mish", '''
+def mish(z):
+    return torch.tanh(z) * F.softplus(z)
+''', "test_mish"),
+    wrong("ReLU² squared before the ReLU", "relu_squared", '''
+def relu_squared(z):
+    return torch.relu(z**2)
+''', "test_relu_squared"),
+    wrong("Swish layer with beta outside the sigmoid", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        if learnable:
+            self.beta = nn.Parameter(torch.tensor(float(beta)))
+        else:
+            self.register_buffer("beta", torch.tensor(float(beta)))
+
+    def forward(self, z):
+        return self.beta * z * torch.sigmoid(z)
+''', "test_swish_layer"),
+    wrong("Swish layer whose beta is a plain tensor, not a parameter", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        self.beta = torch.tensor(float(beta), requires_grad=learnable)
+
+    def forward(self, z):
+        return z * torch.sigmoid(self.beta * z)
+''', "test_swish_layer"),
+    wrong("Swish layer that always learns beta", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        self.beta = nn.Parameter(torch.tensor(float(beta)))
+
+    def forward(self, z):
+        return z * torch.sigmoid(self.beta * z)
+''', "test_swish_layer"),
+    wrong("SwiGLU gating z1 by itself", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 2 * out_features)
+        self.beta = beta
+
+    def forward(self, x):
+        z1, z2 = self.linear(x).chunk(2, dim=-1)
+        return F.silu(self.beta * z1) * z1
+''', "test_swiglu"),
+    wrong("SwiGLU with beta outside the SiLU", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 2 * out_features)
+        self.beta = beta
+
+    def forward(self, x):
+        z1, z2 = self.linear(x).chunk(2, dim=-1)
+        return self.beta * F.silu(z1) * z2
+''', "test_swiglu"),
+    wrong("SwiGLU gating the second half", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 2 * out_features)
+        self.beta = beta
+
+    def forward(self, x):
+        z1, z2 = self.linear(x).chunk(2, dim=-1)
+        return F.silu(self.beta * z2) * z1
+''', "test_swiglu"),
+    wrong("SwiGLU splitting along the batch dimension", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 2 * out_features)
+        self.beta = beta
+
+    def forward(self, x):
+        z1, z2 = self.linear(x).chunk(2, dim=0)
+        return F.silu(self.beta * z1) * z2
+''', "test_swiglu"),
+    wrong("dead_fraction counting units that are zero on some instances", "dead_fraction", '''
+def dead_fraction(model, X):
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    outputs = {}
+    handles = [r.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o.detach()))
+               for r in relus]
+    with torch.no_grad():
+        model(X)
+    for h in handles:
+        h.remove()
+    return [(outputs[r] == 0).any(dim=0).float().mean().item() for r in relus]
+''', "test_dead_fraction"),
+    wrong("dead_fraction as the fraction of zero activations", "dead_fraction", '''
+def dead_fraction(model, X):
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    outputs = {}
+    handles = [r.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o.detach()))
+               for r in relus]
+    with torch.no_grad():
+        model(X)
+    for h in handles:
+        h.remove()
+    return [(outputs[r] == 0).float().mean().item() for r in relus]
+''', "test_dead_fraction"),
+    wrong("dead_fraction skipping nested ReLU layers", "dead_fraction", '''
+def dead_fraction(model, X):
+    relus = [m for m in model.children() if isinstance(m, nn.ReLU)]
+    outputs = {}
+    handles = [r.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o.detach()))
+               for r in relus]
+    with torch.no_grad():
+        model(X)
+    for h in handles:
+        h.remove()
+    return [(outputs[r] == 0).all(dim=0).float().mean().item() for r in relus]
+''', "test_dead_fraction"),
+    wrong("dead_fraction leaving its hooks on the model", "dead_fraction", '''
+def dead_fraction(model, X):
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    outputs = {}
+    for r in relus:
+        r.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o.detach()))
+    with torch.no_grad():
+        model(X)
+    return [(outputs[r] == 0).all(dim=0).float().mean().item() for r in relus]
+''', "test_dead_fraction"),
+    wrong("Q1 answered a", "q1_dead_relu", 'Q1 = "a"', "test_q1_dead_relu"),
+    wrong("Q2 answered b (He init and dropout)", "q2_selu_setup", 'Q2 = "b"', "test_q2_selu_setup"),
+    wrong("Q3 answered with the ReLU gain", "q3_leaky_gain", "Q3 = 2 ** 0.5", "test_q3_leaky_gain"),
+    wrong("Q4 answered with ELU's floor", "q4_selu_floor", "Q4 = -1.0", "test_q4_selu_floor"),
+]
+
+ALTERNATIVES = [
+    right("leaky ReLU with torch.maximum", "leaky_relu", '''
+def leaky_relu(z, alpha=0.01):
+    return torch.maximum(z, alpha * z)
+'''),
+    right("leaky ReLU from two clamps", "leaky_relu", '''
+def leaky_relu(z, alpha=0.01):
+    return z.clamp(min=0) + alpha * z.clamp(max=0)
+'''),
+    right("ELU with expm1", "elu", '''
+def elu(z, alpha=1.0):
+    return torch.where(z > 0, z, alpha * torch.expm1(z))
+'''),
+    right("ELU from relu and a clamped exponential", "elu", '''
+def elu(z, alpha=1.0):
+    return torch.relu(z) + alpha * (torch.exp(torch.clamp(z, max=0)) - 1)
+'''),
+    right("SELU through the student's own elu", "selu", SELU_CONSTANTS + '''
+def selu(z):
+    return SELU_SCALE * elu(z, alpha=SELU_ALPHA)
+'''.lstrip("\n")),
+    right("SELU with a boolean mask", "selu", SELU_CONSTANTS + '''
+def selu(z):
+    negative = SELU_ALPHA * torch.expm1(torch.clamp(z, max=0))
+    return SELU_SCALE * torch.where(z > 0, z, negative)
+'''.lstrip("\n")),
+    right("GELU with the normal CDF from torch.special", "gelu", '''
+def gelu(z):
+    return z * torch.special.ndtr(z)
+'''),
+    right("GELU with erfc", "gelu", '''
+def gelu(z):
+    return 0.5 * z * torch.erfc(-z / math.sqrt(2))
+'''),
+    right("gelu_sigmoid as a fraction", "gelu_sigmoid", '''
+def gelu_sigmoid(z):
+    return z / (1 + torch.exp(-1.702 * z))
+'''),
+    right("Swish as a fraction", "swish", '''
+def swish(z, beta=1.0):
+    return z / (1 + torch.exp(-beta * z))
+'''),
+    right("Mish with log1p(exp(z))", "mish", '''
+def mish(z):
+    return z * torch.tanh(torch.log1p(torch.exp(z)))
+'''),
+    right("Mish with logaddexp", "mish", '''
+def mish(z):
+    return z * torch.tanh(torch.logaddexp(z, torch.zeros_like(z)))
+'''),
+    right("ReLU² with where", "relu_squared", '''
+def relu_squared(z):
+    return torch.where(z > 0, z * z, torch.zeros_like(z))
+'''),
+    right("ReLU² with torch.relu", "relu_squared", '''
+def relu_squared(z):
+    return torch.relu(z).square()
+'''),
+    right("Swish layer calling the swish function, beta of shape (1,)", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        beta = torch.full((1,), float(beta))
+        self.beta = nn.Parameter(beta) if learnable else beta
+        self.learnable = learnable
+
+    def forward(self, z):
+        return swish(z, self.beta)
+'''),
+    right("Swish layer with a float beta when fixed", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super(Swish, self).__init__()
+        if learnable:
+            self.beta = nn.Parameter(torch.tensor(beta))
+        else:
+            self.beta = beta
+
+    def forward(self, z):
+        return z / (1 + torch.exp(-self.beta * z))
+'''),
+    right("SwiGLU with slicing and a hand-written SiLU", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.out_features = out_features
+        self.beta = beta
+        self.proj = nn.Linear(in_features, 2 * out_features)
+
+    def forward(self, x):
+        z = self.proj(x)
+        z1, z2 = z[..., :self.out_features], z[..., self.out_features:]
+        u = self.beta * z1
+        return u * torch.sigmoid(u) * z2
+'''),
+    right("SwiGLU through the student's swish", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.fc = nn.Linear(in_features, 2 * out_features)
+        self.beta = beta
+
+    def forward(self, x):
+        z1, z2 = torch.chunk(self.fc(x), 2, dim=-1)
+        return self.beta * swish(z1, self.beta) * z2
+'''),
+    right("dead_fraction accumulating a running 'alive' mask", "dead_fraction", '''
+def dead_fraction(model, X):
+    alive = {}
+
+    def hook(module, inputs, output):
+        alive[module] = (output > 0).reshape(len(output), -1).any(dim=0)
+
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    handles = [r.register_forward_hook(hook) for r in relus]
+    model(X)
+    for h in handles:
+        h.remove()
+    return [1.0 - alive[r].float().mean().item() for r in relus]
+'''),
+    right("dead_fraction with max over the batch", "dead_fraction", '''
+def dead_fraction(model, X):
+    maxima = []
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o: maxima.append(o.detach().amax(dim=0))))
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [float((m == 0).sum()) / m.numel() for m in maxima]
+'''),
+    right("Q3 as a decimal", "q3_leaky_gain", "Q3 = 1.387"),
+    right("Q4 as a decimal", "q4_selu_floor", "Q4 = -1.758"),
+]
