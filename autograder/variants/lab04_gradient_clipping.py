@@ -1,0 +1,306 @@
+"""Known answers to lab 04: mistakes its tests must catch, and correct answers written differently."""
+
+from autograder.variants import right, wrong
+
+MISTAKES = [
+    wrong("each parameter clipped to its own norm instead of the global norm", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(torch.clamp(max_norm / (g.norm() + 1e-6), max=1.0))
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("returns the norm after clipping", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(torch.clamp(max_norm / (total_norm + 1e-6), max=1.0))
+    return torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+''', "test_clip_grad_norm"),
+    wrong("scales the gradients up when the norm is below max_norm", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(max_norm / (total_norm + 1e-6))
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("value clipping with only an upper bound", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.clamp_(max=clip_value)
+''', "test_clip_grad_value"),
+    wrong("train_step clips before backward()", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    def norm():
+        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
+    loss = loss_fn(model(X), y)
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    loss.backward()
+    before = norm()
+    after = norm()
+    optimizer.step()
+    optimizer.zero_grad()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+''', "test_train_step"),
+    wrong("train_step clips after step()", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    def norm():
+        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    before = norm()
+    optimizer.step()
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    after = norm()
+    optimizer.zero_grad()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+''', "test_train_step"),
+    wrong("train_step never zeroes the gradients", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    def norm():
+        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    before = norm()
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    after = norm()
+    optimizer.step()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+''', "test_train_step"),
+    wrong("a generator of parameters is gone through twice", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    total_norm = torch.sqrt(sum((p.grad ** 2).sum() for p in parameters if p.grad is not None))
+    clip_coef = torch.clamp(max_norm / (total_norm + 1e-6), max=1.0)
+    with torch.no_grad():
+        for p in parameters:
+            if p.grad is not None:
+                p.grad.mul_(clip_coef)
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("total norm as the sum of the per-parameter norms", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = sum(g.norm() for g in grads)
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(torch.clamp(max_norm / (total_norm + 1e-6), max=1.0))
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("scales a copy of each gradient", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    for g in grads:
+        g = g * torch.clamp(max_norm / (total_norm + 1e-6), max=1.0)
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("factor max_norm / total_norm without PyTorch's 1e-6", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    if total_norm > max_norm:
+        with torch.no_grad():
+            for g in grads:
+                g.mul_(max_norm / total_norm)
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("a single tensor is iterated over (its rows have no .grad)", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(torch.clamp(max_norm / (total_norm + 1e-6), max=1.0))
+    return total_norm
+''', "test_clip_grad_norm"),
+    wrong("clip_grad_norm calls torch.nn.utils.clip_grad_norm_", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+''', "test_clip_grad_norm"),
+    wrong("value clipping clamps a copy", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    for p in parameters:
+        if p.grad is not None:
+            g = p.grad.clamp(-clip_value, clip_value)
+''', "test_clip_grad_value"),
+    wrong("value clipping clamps the parameters too", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    with torch.no_grad():
+        for p in parameters:
+            if p.grad is not None:
+                p.grad.clamp_(-clip_value, clip_value)
+                p.clamp_(-clip_value, clip_value)
+''', "test_clip_grad_value"),
+    wrong("clip_grad_value calls torch.nn.utils.clip_grad_value_", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    torch.nn.utils.clip_grad_value_(parameters, clip_value)
+''', "test_clip_grad_value"),
+    wrong("train_step zeroes the gradients before backward() only", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    def norm():
+        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
+    optimizer.zero_grad()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    before = norm()
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    after = norm()
+    optimizer.step()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+''', "test_train_step"),
+    wrong("train_step zeroes the gradients before step()", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    def norm():
+        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    before = norm()
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    after = norm()
+    optimizer.zero_grad()
+    optimizer.step()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+''', "test_train_step"),
+    wrong("train_step measures grad_norm_after before clipping", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    def norm():
+        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    before = norm()
+    after = norm()
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    optimizer.step()
+    optimizer.zero_grad()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+''', "test_train_step"),
+    wrong("Q2 answered with norm clipping's result", "q2_value_clipping", 'Q2 = "a"',
+          "test_q2_value_clipping"),
+    wrong("Q4 answered with the inverse factor", "q4_clip_factor", "Q4 = 4", "test_q4_clip_factor"),
+    wrong("Q5 answered before backward()", "q5_where_to_clip", 'Q5 = "a"', "test_q5_where_to_clip"),
+]
+
+ALTERNATIVES = [
+    right("clip_grad_norm from one concatenated vector, with an if", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    params = [p for p in parameters if p.grad is not None]
+    if len(params) == 0:
+        return torch.tensor(0.0)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    total_norm = flat.norm()
+    if total_norm > max_norm:
+        for p in params:
+            p.grad = p.grad * (max_norm / (total_norm + 1e-6))
+    return total_norm
+'''),
+    right("clip_grad_norm with a loop, float64 sums and a float returned", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    squares = 0.0
+    for p in params:
+        if p.grad is not None:
+            squares += p.grad.double().pow(2).sum().item()
+    total = math.sqrt(squares)
+    factor = min(1.0, max_norm / (total + 1e-6))
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p.grad.mul_(factor)
+    return total
+'''),
+    right("clip_grad_value with torch.clamp assigned back", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    for p in parameters:
+        if p.grad is not None:
+            p.grad = torch.clamp(p.grad, -clip_value, clip_value)
+'''),
+    right("clip_grad_value with minimum and maximum", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    params = [parameters] if isinstance(parameters, torch.Tensor) else parameters
+    with torch.no_grad():
+        for p in params:
+            if p.grad is None:
+                continue
+            limit = torch.full_like(p.grad, clip_value)
+            p.grad.copy_(torch.minimum(torch.maximum(p.grad, -limit), limit))
+'''),
+    right("train_step zeroing at both ends, norms from torch.cat, tensors returned", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    model.zero_grad(set_to_none=True)
+    out = model(X)
+    loss = loss_fn(out, y)
+    loss.backward()
+    params = [p for p in model.parameters() if p.grad is not None]
+    before = torch.cat([p.grad.flatten() for p in params]).norm()
+    if max_norm is not None:
+        clip_grad_norm(params, max_norm)
+    if clip_value is not None:
+        clip_grad_value(params, clip_value)
+    after = torch.cat([p.grad.flatten() for p in params]).norm()
+    optimizer.step()
+    model.zero_grad(set_to_none=False)
+    return {"loss": loss.detach(), "grad_norm_before": before, "grad_norm_after": after}
+'''),
+    right("train_step taking grad_norm_before from clip_grad_norm", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    before = float(clip_grad_norm(model.parameters(), max_norm if max_norm is not None else float("inf")))
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    after = float(clip_grad_norm(model.parameters(), float("inf")))
+    optimizer.step()
+    optimizer.zero_grad()
+    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+'''),
+    right("Q4 as a fraction", "q4_clip_factor", "Q4 = 2.5 / 10"),
+]
