@@ -1,0 +1,291 @@
+"""Known answers to lab 05: mistakes its tests must catch, and correct answers written differently."""
+
+from autograder.variants import right, wrong
+
+MISTAKES = [
+    wrong("reuse_body shares layers with model A", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    return nn.Sequential(*model_a[:-1], nn.Linear(model_a[-1].in_features, n_outputs))
+''', "test_reuse_body"),
+    wrong("new head keeps model A's number of outputs", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    body = copy.deepcopy(model_a[:-1])
+    return nn.Sequential(*body, nn.Linear(model_a[-1].in_features, model_a[-1].out_features))
+''', "test_reuse_body"),
+    wrong("reuse_body replaces model A's head in place", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    model_a[-1] = nn.Linear(model_a[-1].in_features, n_outputs)
+    return model_a
+''', "test_reuse_body"),
+    wrong("reuse_body copies model A's body with fresh weights", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    body = copy.deepcopy(model_a[:-1])
+    for layer in body:
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    return nn.Sequential(*body, nn.Linear(model_a[-1].in_features, n_outputs))
+''', "test_reuse_body"),
+    wrong("set_trainable(False) leaves biases and batch-norm trainable", "set_trainable", '''
+def set_trainable(module, trainable):
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            layer.weight.requires_grad = trainable
+    return module
+''', "test_set_trainable"),
+    wrong("set_trainable freezes nn.Linear layers only (not batch-norm)", "set_trainable", '''
+def set_trainable(module, trainable):
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            for parameter in layer.parameters():
+                parameter.requires_grad = trainable
+    return module
+''', "test_set_trainable"),
+    wrong("set_trainable skips nested layers", "set_trainable", '''
+def set_trainable(module, trainable):
+    for layer in [module, *module.children()]:
+        for parameter in layer.parameters(recurse=False):
+            parameter.requires_grad = trainable
+    return module
+''', "test_set_trainable"),
+    wrong("set_trainable switches train/eval mode instead of requires_grad", "set_trainable", '''
+def set_trainable(module, trainable):
+    module.train(trainable)
+    return module
+''', "test_set_trainable"),
+    wrong("param_groups puts the head in both groups", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    return [{"params": list(model.parameters()), "lr": body_lr},
+            {"params": list(model[-1].parameters()), "lr": head_lr}]
+''', "test_param_groups"),
+    wrong("param_groups puts the head in neither group", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    return [{"params": list(model[:-1].parameters()), "lr": body_lr}]
+''', "test_param_groups"),
+    wrong("param_groups swaps the two learning rates", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    return [{"params": list(model[:-1].parameters()), "lr": head_lr},
+            {"params": list(model[-1].parameters()), "lr": body_lr}]
+''', "test_param_groups"),
+    wrong("task B drawn from the classes of task A", "split_task_a_b", '''
+def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
+    in_b = (y == pair[0]) | (y == pair[1])
+    a_classes = [c for c in range(10) if c not in pair]
+    new_label = torch.zeros(10, dtype=torch.long)
+    new_label[a_classes] = torch.arange(8)
+    index = torch.arange(len(X))
+    if n_b_train is not None:
+        index = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:n_b_train]
+    return {"a": (X[~in_b], new_label[y[~in_b]]),
+            "b": (X[index], (y[index] == pair[0]).float().unsqueeze(1))}
+''', "test_split_task_a_b"),
+    wrong("task A keeps its original labels", "split_task_a_b", '''
+def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
+    in_b = (y == pair[0]) | (y == pair[1])
+    index = torch.nonzero(in_b).flatten()
+    if n_b_train is not None:
+        index = index[torch.randperm(len(index), generator=torch.Generator().manual_seed(seed))[:n_b_train]]
+    return {"a": (X[~in_b], y[~in_b]), "b": (X[index], (y[index] == pair[0]).float().unsqueeze(1))}
+''', "test_split_task_a_b"),
+    wrong("task B takes the first n_b_train images", "split_task_a_b", '''
+def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
+    in_b = (y == pair[0]) | (y == pair[1])
+    a_classes = [c for c in range(10) if c not in pair]
+    new_label = torch.zeros(10, dtype=torch.long)
+    new_label[a_classes] = torch.arange(8)
+    index = torch.nonzero(in_b).flatten()[:n_b_train]
+    return {"a": (X[~in_b], new_label[y[~in_b]]),
+            "b": (X[index], (y[index] == pair[0]).float().unsqueeze(1))}
+''', "test_split_task_a_b"),
+    wrong("task B targets are the class labels 0 and 2", "split_task_a_b", '''
+def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
+    in_b = (y == pair[0]) | (y == pair[1])
+    a_classes = [c for c in range(10) if c not in pair]
+    new_label = torch.zeros(10, dtype=torch.long)
+    new_label[a_classes] = torch.arange(8)
+    index = torch.nonzero(in_b).flatten()
+    if n_b_train is not None:
+        index = index[torch.randperm(len(index), generator=torch.Generator().manual_seed(seed))[:n_b_train]]
+    return {"a": (X[~in_b], new_label[y[~in_b]]), "b": (X[index], y[index])}
+''', "test_split_task_a_b"),
+    wrong("fine_tune never unfreezes", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    set_trainable(model, False)
+    set_trainable(model[-1], True)
+    loss_fn = nn.BCEWithLogitsLoss()
+    optimizer = torch.optim.SGD(model[-1].parameters(), lr=lr, momentum=0.9)
+    first = labs.fit(model, optimizer, data["train"], data["valid"], epochs=frozen_epochs,
+                     batch_size=32, loss_fn=loss_fn, progress=False)
+    optimizer = torch.optim.SGD(model[-1].parameters(), lr=unfrozen_lr, momentum=0.9)
+    second = labs.fit(model, optimizer, data["train"], data["valid"], epochs=unfrozen_epochs,
+                      batch_size=32, loss_fn=loss_fn, progress=False)
+    history = labs.History()
+    history.records = [dict(r, epoch=i) for i, r in enumerate(first.records + second.records, 1)]
+    return history
+''', "test_fine_tune"),
+    wrong("fine_tune never freezes the body", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    loss_fn = nn.BCEWithLogitsLoss()
+    history = labs.History()
+    for epochs, rate in ((frozen_epochs, lr), (unfrozen_epochs, unfrozen_lr)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9)
+        part = labs.fit(model, optimizer, data["train"], data["valid"], epochs=epochs,
+                        batch_size=32, loss_fn=loss_fn, progress=False)
+        history.records += part.records
+    for i, record in enumerate(history.records, 1):
+        record["epoch"] = i
+    return history
+''', "test_fine_tune"),
+    wrong("fine_tune keeps the high learning rate after unfreezing", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    loss_fn = nn.BCEWithLogitsLoss()
+    set_trainable(model, False)
+    set_trainable(model[-1], True)
+    optimizer = torch.optim.SGD(model[-1].parameters(), lr=lr, momentum=0.9)
+    first = labs.fit(model, optimizer, data["train"], data["valid"], epochs=frozen_epochs,
+                     batch_size=32, loss_fn=loss_fn, progress=False)
+    set_trainable(model, True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    second = labs.fit(model, optimizer, data["train"], data["valid"], epochs=unfrozen_epochs,
+                      batch_size=32, loss_fn=loss_fn, progress=False)
+    history = labs.History()
+    history.records = [dict(r, epoch=i) for i, r in enumerate(first.records + second.records, 1)]
+    return history
+''', "test_fine_tune"),
+    wrong("fine_tune returns the second phase's History only", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    loss_fn = nn.BCEWithLogitsLoss()
+    set_trainable(model, False)
+    set_trainable(model[-1], True)
+    optimizer = torch.optim.SGD(model[-1].parameters(), lr=lr, momentum=0.9)
+    labs.fit(model, optimizer, data["train"], data["valid"], epochs=frozen_epochs,
+             batch_size=32, loss_fn=loss_fn, progress=False)
+    set_trainable(model, True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=unfrozen_lr, momentum=0.9)
+    return labs.fit(model, optimizer, data["train"], data["valid"], epochs=unfrozen_epochs,
+                    batch_size=32, loss_fn=loss_fn, progress=False)
+''', "test_fine_tune"),
+    wrong("fine_tune uses MSELoss on the logits", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    loss_fn = nn.MSELoss()
+    set_trainable(model, False)
+    set_trainable(model[-1], True)
+    optimizer = torch.optim.SGD(model[-1].parameters(), lr=lr, momentum=0.9)
+    first = labs.fit(model, optimizer, data["train"], data["valid"], epochs=frozen_epochs,
+                     batch_size=32, loss_fn=loss_fn, progress=False)
+    set_trainable(model, True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=unfrozen_lr, momentum=0.9)
+    second = labs.fit(model, optimizer, data["train"], data["valid"], epochs=unfrozen_epochs,
+                      batch_size=32, loss_fn=loss_fn, progress=False)
+    history = labs.History()
+    history.records = [dict(r, epoch=i) for i, r in enumerate(first.records + second.records, 1)]
+    return history
+''', "test_fine_tune"),
+    wrong("Q1 answered b", "q1_why_freeze", 'Q1 = "b"', "test_q1_why_freeze"),
+    wrong("Q2 counts the head's weights only", "q2_trainable_count", "Q2 = 150",
+          "test_q2_trainable_count"),
+    wrong("Q3 answered a", "q3_lucky_seed", 'Q3 = "a"', "test_q3_lucky_seed"),
+]
+
+ALTERNATIVES = [
+    right("split_task_a_b with boolean masks and numpy's generator", "split_task_a_b", '''
+def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
+    import numpy as np
+    positive, negative = pair
+    in_b = torch.isin(y, torch.tensor(pair, device=y.device))
+    others = [c for c in range(10) if c not in pair]
+    y_a = torch.zeros_like(y[~in_b])
+    for new, old in enumerate(others):
+        y_a[y[~in_b] == old] = new
+    X_pool, y_pool = X[in_b], y[in_b]
+    if n_b_train is not None:
+        rng = np.random.default_rng(seed)
+        chosen = torch.as_tensor(rng.choice(len(X_pool), size=n_b_train, replace=False))
+        X_pool, y_pool = X_pool[chosen], y_pool[chosen]
+    return {"a": (X[~in_b], y_a),
+            "b": (X_pool, (y_pool == positive).to(torch.float32).reshape(-1, 1))}
+'''),
+    right("split_task_a_b seeding the global generator", "split_task_a_b", '''
+def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
+    keep_a = (y != pair[0]) & (y != pair[1])
+    mapping = {old: new for new, old in enumerate(c for c in range(10) if c not in pair)}
+    y_a = torch.tensor([mapping[int(label)] for label in y[keep_a]], dtype=torch.long)
+    b_rows = [i for i in range(len(y)) if int(y[i]) in pair]
+    if n_b_train is not None:
+        torch.manual_seed(seed)
+        order = torch.randperm(len(b_rows)).tolist()
+        b_rows = [b_rows[i] for i in order[:n_b_train]]
+    b_rows = torch.tensor(b_rows, dtype=torch.long)
+    y_b = torch.where(y[b_rows] == pair[0], 1.0, 0.0).view(-1, 1)
+    return {"a": (X[keep_a], y_a), "b": (X[b_rows], y_b)}
+'''),
+    right("reuse_body by copying model A whole and swapping the head", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    model_b = copy.deepcopy(model_a)
+    model_b[-1] = nn.Linear(model_b[-1].in_features, n_outputs)
+    return model_b
+'''),
+    right("reuse_body copying layer by layer, with Sequential.append", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    layers = [copy.deepcopy(layer) for layer in list(model_a)[:-1]]
+    return nn.Sequential(*layers).append(nn.Linear(model_a[-1].weight.shape[1], n_outputs))
+'''),
+    right("reuse_body keeping the body nested", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    return nn.Sequential(copy.deepcopy(model_a[:-1]), nn.Linear(model_a[-1].in_features, n_outputs))
+'''),
+    right("set_trainable with PyTorch's requires_grad_", "set_trainable", '''
+def set_trainable(module, trainable):
+    return module.requires_grad_(trainable)
+'''),
+    right("set_trainable over named_parameters with requires_grad_", "set_trainable", '''
+def set_trainable(module, trainable):
+    for _, parameter in module.named_parameters():
+        parameter.requires_grad_(trainable)
+    return module
+'''),
+    right("param_groups with one group per body layer", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    groups = [{"params": list(layer.parameters()), "lr": body_lr}
+              for layer in list(model)[:-1] if len(list(layer.parameters())) > 0]
+    groups.append({"params": list(model[-1].parameters()), "lr": head_lr})
+    return groups
+'''),
+    right("param_groups head first, by parameter name", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    head_prefix = f"{len(model) - 1}."
+    named = list(model.named_parameters())
+    return [{"lr": head_lr, "params": [p for n, p in named if n.startswith(head_prefix)]},
+            {"lr": body_lr, "params": [p for n, p in named if not n.startswith(head_prefix)]}]
+'''),
+    right("fine_tune with all parameters in both optimizers and a loop over phases", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    history = labs.History()
+    for frozen, epochs, rate in ((True, frozen_epochs, lr), (False, unfrozen_epochs, unfrozen_lr)):
+        set_trainable(model, not frozen)
+        set_trainable(model[-1], True)
+        optimizer = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9)
+        part = labs.fit(model, optimizer, data["train"], data["valid"], epochs=epochs,
+                        batch_size=32, loss_fn=nn.BCEWithLogitsLoss(), progress=False)
+        for record in part.records:
+            history.records.append(dict(record, epoch=len(history.records) + 1))
+    return history
+'''),
+    right("fine_tune with param_groups for the second phase", "fine_tune", '''
+def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
+    train, valid = data["train"], data["valid"]
+    loss = nn.BCEWithLogitsLoss()
+    set_trainable(model[:-1], False)
+    head_optimizer = torch.optim.SGD(model[-1].parameters(), lr=lr, momentum=0.9)
+    h1 = labs.fit(model, head_optimizer, train, valid, epochs=frozen_epochs, batch_size=32,
+                  loss_fn=loss, progress=False)
+    set_trainable(model[:-1], True)
+    optimizer = torch.optim.SGD(param_groups(model, unfrozen_lr, unfrozen_lr), momentum=0.9)
+    h2 = labs.fit(model, optimizer, train, valid, epochs=unfrozen_epochs, batch_size=32,
+                  loss_fn=loss, progress=False)
+    records = h1.records + h2.records
+    for number, record in enumerate(records, start=1):
+        record["epoch"] = number
+    return labs.History(records)
+'''),
+    right("Q2 as a float", "q2_trainable_count", "Q2 = 153.0"),
+]
