@@ -29,7 +29,7 @@ import nbformat
 from autograder import notebooks
 from autograder.course import COURSE_ID
 from autograder.export import export_grades
-from autograder.nbgrader_setup import use_this_interpreter_tools
+from autograder.nbgrader_setup import use_this_interpreter_tools, write_course_config
 from autograder.scan import flags
 from autograder.submissions import Problem, Submission, collect
 
@@ -140,6 +140,7 @@ def _write_report(path: Path, report: GradeReport) -> None:
 
 
 def _prepare_course(out_dir: Path, release_course: Path) -> None:
+    write_course_config(out_dir)
     if not (out_dir / "gradebook.db").exists():
         shutil.copy2(release_course / "gradebook.db", out_dir / "gradebook.db")
     shutil.copytree(release_course / "source", out_dir / "source", dirs_exist_ok=True)

@@ -41,6 +41,26 @@ def course_config(root: Path) -> Config:
 def api(config: Config):
     """An NbGraderAPI for `config` (imported lazily: nbgrader takes a second to import)."""
     use_this_interpreter_tools()
+    Path(config.Exchange.root).mkdir(parents=True, exist_ok=True)
     from nbgrader.apps import NbGraderAPI
 
     return NbGraderAPI(config=config)
+
+
+def write_course_config(root: Path) -> Path:
+    """An nbgrader_config.py in the course folder, so that formgrader (or the nbgrader
+    command) opened there finds the course and its gradebook."""
+    (root / "exchange").mkdir(parents=True, exist_ok=True)
+    path = root / "nbgrader_config.py"
+    path.write_text(COURSE_CONFIG_TEMPLATE.format(course_id=COURSE_ID))
+    return path
+
+
+COURSE_CONFIG_TEMPLATE = '''"""nbgrader settings of this course folder (written by the autograder)."""
+import os
+
+c = get_config()  # noqa: F821 (nbgrader defines it)
+c.CourseDirectory.course_id = "{course_id}"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+'''

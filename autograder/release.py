@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autograder import notebooks
 from autograder.course import LABS_DIR, REPO, Lab
-from autograder.nbgrader_setup import api, course_config
+from autograder.nbgrader_setup import api, course_config, write_course_config
 from autograder.sync import solution_regions
 
 STUDENT_TEMPLATE = Path(__file__).resolve().parent / "student_template"
@@ -64,6 +64,7 @@ def release(labs: list[Lab], out_dir: Path) -> ReleaseResult:
         released = course / "release" / lab.lab_id / lab.notebook.name
         notebooks.write(notebooks.clear_outputs(notebooks.read(released)),
                         student / lab.lab_id / lab.notebook.name)
+    write_course_config(course)
     _copy_helpers(student)
     zip_path = out_dir / ZIP_NAME
     _zip_folder(student, zip_path)

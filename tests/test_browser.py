@@ -1,0 +1,189 @@
+"""JupyterLab and formgrader as a student and an instructor use them, in headless Chromium.
+
+A real JupyterLab serves a temporary copy of the released lab 01 (token, 127.0.0.1 only); the
+test runs every cell through the menus and checks what a student sees, types an answer and
+runs its test; then formgrader on the released course. Screenshots go to build/screenshots/.
+Servers are always shut down, and a watchdog ends everything after WATCHDOG_SECONDS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autograder.course import BUILD_DIR
+from autograder.examples import reference_answers
+from tests.labs_under_test import LABS
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = BUILD_DIR / "screenshots"
+WATCHDOG_SECONDS = 420
+LAB = LABS[0]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if CHROMIUM is None:
+    pytest.skip("Chromium is not installed: `make install` installs Debian's chromium as root "
+                "(or run `sudo apt-get install chromium`)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="`make install` installs playwright")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
+    """A JupyterLab server on `root`; yields its base URL (with the token). Always shut down."""
+    port, token = _free_port(), secrets.token_hex(16)
+    for extension, name, content in [("notebook-extension", "tracker", '{"windowingMode": "none"}'),
+                                     ("apputils-extension", "notification", '{"fetchNews": "false"}')]:
+        folder = scratch / "settings" / "@jupyterlab" / extension
+        folder.mkdir(parents=True)
+        (folder / f"{name}.jupyterlab-settings").write_text(content)
+    env = dict(os.environ, DNNLABS_QUICK="1", DNNLABS_DATASET="synthetic",
+               JUPYTER_CONFIG_DIR=str(scratch / "config"), JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"))
+    env.pop("MPLBACKEND", None)
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(scratch / "server.log", "w")  # noqa: SIM115 - closed in finally
+    server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    watchdog = threading.Timer(WATCHDOG_SECONDS, lambda: _stop(server))
+    watchdog.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(f"{base}/api/status?token={token}", server, scratch / "server.log")
+        yield base, token
+    finally:
+        watchdog.cancel()
+        _stop(server)
+        log.close()
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited early:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture
+def browser_page():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, name: str) -> Iterator[None]:
+    """Keep a picture of where the page stood when a step failed."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _shoot(page, f"FAILED-{name}")
+        raise
+
+
+def _shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def _menu(page, menu: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{menu}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{re.escape(item)}$")).first.click()
+
+
+def _answer(cell_id: str) -> str:
+    """The reference answer as a student would type it: without the solution markers."""
+    lines = reference_answers(LAB)[cell_id].splitlines()
+    return "\n".join(line for line in lines if "### " not in line)
+
+
+def test_student_runs_the_lab_in_jupyterlab(released, tmp_path, browser_page):
+    root = tmp_path / "student"
+    shutil.copytree(released.student_dir / LAB.lab_id, root / LAB.lab_id)
+    page = browser_page
+    with jupyterlab(root, tmp_path / "server") as (base, token), screenshot_on_failure(page, "student"):
+        page.goto(f"{base}/lab/tree/{LAB.lab_id}/{LAB.notebook.name}?token={token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=90_000)
+        _menu(page, "Run", "Run All Cells")
+
+        outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
+        failure = outputs.filter(has_text="NotImplementedError").first
+        failure.wait_for(state="attached", timeout=180_000)
+        assert outputs.filter(has_text="Device:").count() >= 1, "the device banner"
+        assert outputs.filter(has_text="SYNTHETIC STAND-IN").count() >= 1, "the data banner"
+        progress = page.locator(".jp-OutputArea-output .widget-hprogress, .jp-OutputArea-output progress")
+        assert progress.count() >= 1, "a progress bar drawn by tqdm"
+        assert page.locator(".jp-OutputArea-output img").count() >= 1, "a rendered plot"
+        failure.scroll_into_view_if_needed()
+        _shoot(page, "student-run-all")
+
+        solution = page.locator(".jp-Notebook .jp-CodeCell").filter(
+            has=page.locator(".cm-content", has_text="def layer_stats(")).first
+        solution.locator(".cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(_answer("layer_stats"))
+        page.keyboard.press("Shift+Enter")
+        page.keyboard.press("Shift+Enter")
+        passed = outputs.filter(has_text="✓ layer_stats passed the visible tests").first
+        passed.wait_for(state="attached", timeout=60_000)
+        passed.scroll_into_view_if_needed()
+        _shoot(page, "student-test-passes")
+
+
+def test_instructor_opens_formgrader_on_the_course(released, tmp_path, browser_page):
+    course = tmp_path / "course"
+    shutil.copytree(released.course_dir, course)
+    page = browser_page
+    with jupyterlab(course, tmp_path / "server") as (base, token), screenshot_on_failure(page, "formgrader"):
+        page.goto(f"{base}/formgrader?token={token}")
+        table = page.locator("body")
+        for lab in LABS:
+            table.get_by_text(lab.lab_id, exact=True).first.wait_for(state="attached", timeout=60_000)
+        _shoot(page, "instructor-formgrader")
