@@ -1,0 +1,356 @@
+"""Known answers to lab 03: mistakes its tests must catch, and correct answers written differently.
+
+Most mistakes in `BatchNorm1dScratch` are one line: they are written as edits of the reference
+cell (`_edit` fails loudly if the reference no longer holds the line it changes).
+"""
+
+from autograder.course import REPO
+from autograder.sync import solution_regions
+from autograder.variants import right, wrong
+
+_REFERENCE = solution_regions(REPO / "solutions" / "lab03_normalization.py")
+
+
+def _edit(cell: str, *changes: tuple[str, str]) -> str:
+    """The reference solution of `cell` with each (old, new) text replaced once."""
+    source = _REFERENCE[cell]
+    for old, new in changes:
+        if source.count(old) != 1:
+            raise ValueError(f"lab03 variants: {old!r} is not exactly once in the reference {cell}.")
+        source = source.replace(old, new)
+    return source
+
+
+_BN = "batch_norm_1d_scratch"
+_RUNNING_VAR = "self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * n / (n - 1))"
+_RUNNING_MEAN = "self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)"
+
+MISTAKES = [
+    wrong("running variance updated with the biased variance", _BN, _edit(
+        _BN, (_RUNNING_VAR, "self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)")),
+        "test_batch_norm_1d_scratch"),
+    wrong("momentum used the conventional way round", _BN, _edit(
+        _BN, (_RUNNING_MEAN, "self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * mean)"),
+        (_RUNNING_VAR, "self.running_var.mul_(self.momentum).add_((1 - self.momentum) * var * n / (n - 1))")),
+        "test_batch_norm_1d_scratch"),
+    wrong("eval mode still uses the batch statistics", _BN, _edit(
+        _BN, ("        if self.training:\n            mean = x.mean(dim=dims)",
+              "        if True:\n            mean = x.mean(dim=dims)")),
+        "test_batch_norm_1d_scratch"),
+    wrong("num_batches_tracked not counted", _BN, _edit(
+        _BN, ("                self.num_batches_tracked += 1\n", "")),
+        "test_batch_norm_1d_scratch"),
+    wrong("layer_norm normalizes over the batch dimension", "layer_norm", '''
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    mean = x.mean(dim=0, keepdim=True)
+    var = x.var(dim=0, keepdim=True, correction=0)
+    out = (x - mean) / torch.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+''', "test_layer_norm"),
+    wrong("fused bias missing the - running_mean term", "fuse_linear_bn", '''
+def fuse_linear_bn(linear, bn):
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        b = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
+        fused = nn.Linear(linear.in_features, linear.out_features)
+        fused.weight.copy_(scale[:, None] * linear.weight)
+        fused.bias.copy_(scale * b + bn.bias)
+    return fused
+''', "test_fuse_linear_bn"),
+    wrong("standardize computes the statistics on all splits", "standardize", '''
+def standardize(train, *others):
+    everything = torch.cat([train, *others])
+    mean, std = everything.mean(dim=0), everything.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return tuple((split - mean) / std for split in (train, *others))
+''', "test_standardize"),
+    # Further plausible mistakes, one exercise each.
+    wrong("BN normalizes with the unbiased variance", _BN, _edit(
+        _BN, ("var = x.var(dim=dims, correction=0)", "var = x.var(dim=dims)"),
+        ("self.momentum * var * n / (n - 1)", "self.momentum * var")),
+        "test_batch_norm_1d_scratch"),
+    wrong("running statistics registered as nn.Parameter", _BN, _edit(
+        _BN, ('self.register_buffer("running_mean", torch.zeros(num_features))',
+              "self.running_mean = nn.Parameter(torch.zeros(num_features), requires_grad=False)"),
+        ('self.register_buffer("running_var", torch.ones(num_features))',
+         "self.running_var = nn.Parameter(torch.ones(num_features), requires_grad=False)")),
+        "test_batch_norm_1d_scratch"),
+    wrong("running statistics kept as plain tensor attributes", _BN, _edit(
+        _BN, ('self.register_buffer("running_mean", torch.zeros(num_features))',
+              "self.running_mean = torch.zeros(num_features)"),
+        ('self.register_buffer("running_var", torch.ones(num_features))',
+         "self.running_var = torch.ones(num_features)"),
+        ('self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))',
+         "self.num_batches_tracked = torch.tensor(0, dtype=torch.long)")),
+        "test_batch_norm_1d_scratch"),
+    wrong("batch statistics detached from autograd", _BN, _edit(
+        _BN, ("mean = x.mean(dim=dims)\n", "mean = x.mean(dim=dims).detach()\n"),
+        ("var = x.var(dim=dims, correction=0)", "var = x.var(dim=dims, correction=0).detach()")),
+        "test_batch_norm_1d_scratch"),
+    wrong("running statistics updated inside autograd", _BN, _edit(
+        _BN, ("""            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * n / (n - 1))
+""", """            self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean
+            self.running_var = (1 - self.momentum) * self.running_var + self.momentum * var * n / (n - 1)
+            with torch.no_grad():
+""")),
+        "test_batch_norm_1d_scratch"),
+    wrong("(N, C, L) inputs normalized over dimension 0 only", _BN, _edit(
+        _BN, ("dims = (0, 2) if x.dim() == 3 else (0,)", "dims = (0,)"),
+        ("shape = (1, -1, 1) if x.dim() == 3 else (1, -1)", "shape = (1, *x.shape[1:])"),
+        ("n = x.numel() // self.num_features", "n = x.shape[0]")),
+        "test_batch_norm_1d_scratch"),
+    wrong("BN built on F.batch_norm", _BN, '''
+class BatchNorm1dScratch(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if self.training:
+            self.num_batches_tracked += 1
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+''', "test_batch_norm_1d_scratch"),
+    wrong("layer_norm with the unbiased variance", "layer_norm", _edit(
+        "layer_norm", ("var = x.var(dim=dims, keepdim=True, correction=0)",
+                       "var = x.var(dim=dims, keepdim=True)")),
+        "test_layer_norm"),
+    wrong("layer_norm over the last dimension only", "layer_norm", '''
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True, correction=0)
+    out = (x - mean) / torch.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+''', "test_layer_norm"),
+    wrong("layer_norm adds eps outside the square root", "layer_norm", _edit(
+        "layer_norm", ("out = (x - mean) / torch.sqrt(var + eps)",
+                       "out = (x - mean) / (torch.sqrt(var) + eps)")),
+        "test_layer_norm"),
+    wrong("layer_norm calls F.layer_norm", "layer_norm", '''
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    return F.layer_norm(x, tuple(normalized_shape), weight, bias, eps)
+''', "test_layer_norm"),
+    wrong("fuse_linear_bn modifies linear in place", "fuse_linear_bn", '''
+def fuse_linear_bn(linear, bn):
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        if linear.bias is None:
+            linear.bias = nn.Parameter(torch.zeros(linear.out_features))
+        linear.bias.copy_(scale * (linear.bias - bn.running_mean) + bn.bias)
+        linear.weight.mul_(scale[:, None])
+    return linear
+''', "test_fuse_linear_bn"),
+    wrong("fuse_linear_bn forgets eps", "fuse_linear_bn", _edit(
+        "fuse_linear_bn", ("torch.sqrt(bn.running_var + bn.eps)", "torch.sqrt(bn.running_var)")),
+        "test_fuse_linear_bn"),
+    wrong("fuse_linear_bn assumes linear has a bias", "fuse_linear_bn", '''
+def fuse_linear_bn(linear, bn):
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        fused = nn.Linear(linear.in_features, linear.out_features)
+        fused.weight.copy_(scale[:, None] * linear.weight)
+        fused.bias.copy_(scale * (linear.bias - bn.running_mean) + bn.bias)
+    return fused
+''', "test_fuse_linear_bn"),
+    wrong("fuse_linear_bn scales the columns of W", "fuse_linear_bn", _edit(
+        "fuse_linear_bn", ("scale[:, None] * linear.weight", "linear.weight * scale")),
+        "test_fuse_linear_bn"),
+    wrong("fuse_linear_bn calls PyTorch's fusion", "fuse_linear_bn", '''
+def fuse_linear_bn(linear, bn):
+    import torch.nn.utils.fusion
+    return torch.nn.utils.fusion.fuse_linear_bn_eval(copy.deepcopy(linear).eval(), copy.deepcopy(bn).eval())
+''', "test_fuse_linear_bn"),
+    wrong("standardize uses each split's own statistics", "standardize", '''
+def standardize(train, *others):
+    results = []
+    for split in (train, *others):
+        std = split.std(dim=0)
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        results.append((split - split.mean(dim=0)) / std)
+    return tuple(results)
+''', "test_standardize"),
+    wrong("standardize modifies train in place", "standardize", '''
+def standardize(train, *others):
+    mean = train.mean(dim=0)
+    std = train.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    others = tuple((split - mean) / std for split in others)
+    train -= mean
+    train /= std
+    return (train, *others)
+''', "test_standardize"),
+    wrong("standardize divides constant features by zero", "standardize", '''
+def standardize(train, *others):
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    return tuple((split - mean) / std for split in (train, *others))
+''', "test_standardize"),
+    wrong("PCA whitening instead of ZCA", "zca_whiten", _edit(
+        "zca_whiten", ("W = eigenvectors @ torch.diag(scale) @ eigenvectors.T",
+                       "W = eigenvectors @ torch.diag(scale)")),
+        "test_zca_whiten"),
+    wrong("ZCA without centering", "zca_whiten", '''
+def zca_whiten(X, eps=1e-5):
+    covariance = X.T @ X / (len(X) - 1)
+    eigenvalues, U = torch.linalg.eigh(covariance)
+    W = U @ torch.diag(1 / torch.sqrt(eigenvalues + eps)) @ U.T
+    return X @ W, W
+''', "test_zca_whiten"),
+    wrong("ZCA scales by 1/lambda instead of 1/sqrt(lambda)", "zca_whiten", _edit(
+        "zca_whiten", ("scale = 1 / torch.sqrt(eigenvalues.clamp_min(0) + eps)",
+                       "scale = 1 / (eigenvalues.clamp_min(0) + eps)")),
+        "test_zca_whiten"),
+    wrong("ZCA adds eps outside the square root", "zca_whiten", _edit(
+        "zca_whiten", ("scale = 1 / torch.sqrt(eigenvalues.clamp_min(0) + eps)",
+                       "scale = 1 / (torch.sqrt(eigenvalues.clamp_min(0)) + eps)")),
+        "test_zca_whiten"),
+    wrong("Q1 answered with the conventional momentum", "q1_momentum", 'Q1 = "a"', "test_q1_momentum"),
+    wrong("Q2 answered with Keras's value", "q2_keras_momentum", "Q2 = 0.99", "test_q2_keras_momentum"),
+    wrong("Q3 forgets num_batches_tracked", "q3_state_dict_size", "Q3 = 400", "test_q3_state_dict_size"),
+    wrong("Q3 counts the parameters only", "q3_state_dict_size", "Q3 = 200", "test_q3_state_dict_size"),
+    wrong("Q6 answered a", "q6_layer_norm", 'Q6 = "a"', "test_q6_layer_norm"),
+]
+
+ALTERNATIVES = [
+    right("standardize with the biased std, std_mean and masking", "standardize", '''
+def standardize(train, *others):
+    std, mean = torch.std_mean(train, dim=0, correction=0)
+    std = std.clone()
+    std[std == 0] = 1.0
+    out = []
+    for split in [train, *others]:
+        out.append((split - mean) / std)
+    return tuple(out)
+'''),
+    right("zca_whiten from an SVD of the centered data", "zca_whiten", '''
+def zca_whiten(X, eps=1e-5):
+    Xc = X - X.mean(0, keepdim=True)
+    _, S, Vh = torch.linalg.svd(Xc, full_matrices=False)
+    variances = S ** 2 / X.shape[0]
+    W = Vh.T @ torch.diag((variances + eps).rsqrt()) @ Vh
+    return Xc @ W, W
+'''),
+    right("zca_whiten with torch.cov and a broadcast scale", "zca_whiten", '''
+def zca_whiten(X, eps=1e-5):
+    mean = X.mean(dim=0)
+    lam, U = torch.linalg.eigh(torch.cov((X - mean).T))
+    W = (U * (lam.clamp(min=0) + eps) ** -0.5) @ U.T
+    return (X - mean) @ W, W
+'''),
+    right("zca_whiten in float64, covariance divided by N", "zca_whiten", '''
+def zca_whiten(X, eps=1e-5):
+    X = X.double()
+    Xc = X - X.mean(0)
+    lam, U = torch.linalg.eigh(Xc.T @ Xc / len(X))
+    W = U @ torch.diag((lam + eps) ** -0.5) @ U.T
+    return Xc @ W, W
+'''),
+    right("BatchNorm1dScratch by reshaping to (N·L, C), with lerp_ and rsqrt", _BN, '''
+class BatchNorm1dScratch(nn.Module):
+    """Batch norm over (N, C) or (N, C, L)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.register_parameter("weight", nn.Parameter(torch.ones(num_features)))
+        self.register_parameter("bias", nn.Parameter(torch.zeros(num_features)))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        flat = x.transpose(1, -1).reshape(-1, self.num_features) if x.dim() == 3 else x
+        if self.training:
+            var, mean = torch.var_mean(flat, dim=0, correction=0)
+            n = flat.shape[0]
+            with torch.no_grad():
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(var * (n / (n - 1)), self.momentum)
+                self.num_batches_tracked.add_(1)
+        else:
+            mean, var = self.running_mean, self.running_var
+        out = (flat - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        if x.dim() == 3:
+            out = out.reshape(x.shape[0], x.shape[2], self.num_features).transpose(1, 2)
+        return out
+'''),
+    right("BatchNorm1dScratch reassigning detached buffers", _BN, '''
+class BatchNorm1dScratch(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        dims = [0] if x.ndim == 2 else [0, 2]
+        if self.training:
+            mean = x.mean(dims, keepdim=True)
+            var = ((x - mean) ** 2).mean(dims, keepdim=True)
+            n = x.numel() / x.shape[1]
+            m = self.momentum
+            self.running_mean = (1 - m) * self.running_mean + m * mean.detach().flatten()
+            self.running_var = (1 - m) * self.running_var + m * var.detach().flatten() * n / (n - 1)
+            self.num_batches_tracked = self.num_batches_tracked + 1
+        else:
+            shape = [1, -1] + [1] * (x.ndim - 2)
+            mean = self.running_mean.reshape(shape)
+            var = self.running_var.reshape(shape)
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        return (x - mean) / (var + self.eps).sqrt() * self.weight.reshape(shape) + self.bias.reshape(shape)
+'''),
+    right("layer_norm by flattening the normalized dimensions", "layer_norm", '''
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    flat = x.reshape(*x.shape[:x.dim() - len(shape)], -1)
+    var, mean = torch.var_mean(flat, dim=-1, keepdim=True, correction=0)
+    out = ((flat - mean) * torch.rsqrt(var + eps)).reshape(x.shape)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+'''),
+    right("layer_norm from E[x^2] - E[x]^2", "layer_norm", '''
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = [normalized_shape]
+    dims = [-(i + 1) for i in range(len(normalized_shape))]
+    mean = x.mean(dims, keepdim=True)
+    var = (x * x).mean(dims, keepdim=True) - mean * mean
+    y = (x - mean) / (var + eps) ** 0.5
+    return y * (1 if weight is None else weight) + (0 if bias is None else bias)
+'''),
+    right("fuse_linear_bn on a deep copy with torch.diag", "fuse_linear_bn", '''
+def fuse_linear_bn(linear, bn):
+    fused = copy.deepcopy(linear)
+    if fused.bias is None:
+        fused.bias = nn.Parameter(torch.zeros(linear.out_features))
+    s = bn.weight.detach() / (bn.running_var + bn.eps).sqrt()
+    fused.weight.data = torch.diag(s) @ linear.weight.detach()
+    fused.bias.data = s * (fused.bias.detach() - bn.running_mean) + bn.bias.detach()
+    return fused
+'''),
+    right("Q2 as 1 - 0.99", "q2_keras_momentum", "Q2 = 1 - 0.99"),
+    right("Q3 as a float", "q3_state_dict_size", "Q3 = 401.0"),
+    right("Q5 as a float", "q5_batch_of_two", "Q5 = 1.0"),
+]
