@@ -1,0 +1,502 @@
+"""Known answers to lab 06: mistakes its tests must catch, and correct answers written differently."""
+
+from autograder.variants import right, wrong
+
+# The constructor most answers share: validation, then the hyperparameters into `defaults`.
+_ADAM_INIT = '''
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+'''
+_CLOSURE = '''
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+'''
+
+
+def _adam(update: str) -> str:
+    """An Adam class whose per-parameter update (with t, m, v, g, beta1, beta2, group) is `update`."""
+    return f'''
+class Adam(torch.optim.Optimizer):
+{_ADAM_INIT}
+    @torch.no_grad()
+    def step(self, closure=None):
+{_CLOSURE}
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = 0
+                    state["m"] = torch.zeros_like(p)
+                    state["v"] = torch.zeros_like(p)
+                state["step"] += 1
+                t, m, v = state["step"], state["m"], state["v"]
+{update}
+        return loss
+'''
+
+
+_MOMENTUM_INIT = '''
+    def __init__(self, params, lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError("invalid hyperparameter")
+        if nesterov and momentum <= 0:
+            raise ValueError("nesterov needs momentum")
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov,
+                                      weight_decay=weight_decay))
+'''
+
+
+def _momentum(body: str, init: str = _MOMENTUM_INIT) -> str:
+    return f'''
+class MomentumSGD(torch.optim.Optimizer):
+{init}
+    @torch.no_grad()
+    def step(self, closure=None):
+{_CLOSURE}
+        for group in self.param_groups:
+            beta, lr = group["momentum"], group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+{body}
+        return loss
+'''
+
+
+def _adagrad(update: str) -> str:
+    return f'''
+class AdaGrad(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, eps=1e-10):
+        if lr < 0 or eps < 0:
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, {{"lr": lr, "eps": eps}})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+{_CLOSURE}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                if "sum" not in self.state[p]:
+                    self.state[p]["sum"] = torch.zeros_like(p)
+                s = self.state[p]["sum"]
+{update}
+        return loss
+'''
+
+
+def _rmsprop(update: str, init_extra: str = "", lr: str = 'group["lr"]') -> str:
+    return f'''
+class RMSProp(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        if lr < 0 or eps < 0 or not 0 <= alpha < 1:
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, {{"lr": lr, "alpha": alpha, "eps": eps}})
+{init_extra}
+    @torch.no_grad()
+    def step(self, closure=None):
+{_CLOSURE}
+        for group in self.param_groups:
+            alpha, eps, lr = group["alpha"], group["eps"], {lr}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if "square_avg" not in state:
+                    state["square_avg"] = torch.zeros_like(p)
+                s = state["square_avg"]
+{update}
+        return loss
+'''
+
+
+def _adamax(update: str, closure: str = _CLOSURE) -> str:
+    return f'''
+class AdaMax(torch.optim.Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+{closure}
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if not state:
+                    state["step"], state["m"], state["u"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                state["step"] += 1
+                t, m, u = state["step"], state["m"], state["u"]
+{update}
+        return loss
+'''
+
+
+def _nadam(update: str) -> str:
+    return f'''
+class NAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3):
+        if lr < 0 or eps < 0 or momentum_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, momentum_decay=momentum_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+{_CLOSURE}
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, psi = group["lr"], group["eps"], group["momentum_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if not state:
+                    state["step"], state["mu_product"] = 0, 1.0
+                    state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                state["step"] += 1
+                t, m, v = state["step"], state["m"], state["v"]
+{update}
+        return loss
+'''
+
+
+_ADAMW_INIT = '''
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+'''
+
+
+def _adamw(update: str) -> str:
+    return f'''
+class AdamW(torch.optim.Optimizer):
+{_ADAMW_INIT}
+    @torch.no_grad()
+    def step(self, closure=None):
+{_CLOSURE}
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if not state:
+                    state["step"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                state["step"] += 1
+                t, m, v = state["step"], state["m"], state["v"]
+{update}
+        return loss
+'''
+
+
+_PRUNE_PER_LAYER = '''
+def prune_smallest(model, amount):
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    for layer in linears:
+        prune.l1_unstructured(layer, "weight", amount=amount)
+    zeros = sum((layer.weight == 0).sum().item() for layer in linears)
+    return zeros / sum(layer.weight.numel() for layer in linears)
+'''
+
+MISTAKES = [
+    wrong("Adam without bias correction", "adam", _adam('''
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                p.addcdiv_(m, v.sqrt() + group["eps"], value=-group["lr"])
+'''), "test_adam"),
+    wrong("Adam with eps inside the square root", "adam", _adam('''
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                m_hat = m / (1 - beta1 ** t)
+                v_hat = v / (1 - beta2 ** t)
+                p.sub_(group["lr"] * m_hat / torch.sqrt(v_hat + group["eps"]))
+'''), "test_adam"),
+    wrong("Nesterov computed as plain momentum", "momentum_sgd", _momentum('''
+                if "velocity" not in self.state[p]:
+                    self.state[p]["velocity"] = torch.zeros_like(p)
+                m = self.state[p]["velocity"]
+                m.mul_(beta).add_(g)
+                p.sub_(lr * m)
+'''), "test_momentum_sgd"),
+    wrong("AdaGrad accumulating gradients instead of squared gradients", "adagrad", _adagrad('''
+                s.add_(g)
+                p.sub_(group["lr"] * g / (s.abs().sqrt() + group["eps"]))
+'''), "test_adagrad"),
+    wrong("RMSProp with alpha and 1 - alpha swapped", "rmsprop", _rmsprop('''
+                s.mul_(1 - alpha).addcmul_(g, g, value=alpha)
+                p.addcdiv_(g, s.sqrt() + eps, value=-lr)
+'''), "test_rmsprop"),
+    wrong("AdamW applying decay through the gradient (Adam + l2)", "adamw", _adamw('''
+                g = g + wd * p
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+                p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
+'''), "test_adamw"),
+    wrong("state shared across parameters (one momentum buffer on self)", "momentum_sgd", _momentum('''
+                if getattr(self, "velocity", None) is None or self.velocity.shape != p.shape:
+                    self.velocity = torch.zeros_like(p)
+                self.velocity = beta * self.velocity + g
+                step = g + beta * self.velocity if group["nesterov"] else self.velocity
+                p.sub_(lr * step)
+'''), "test_momentum_sgd"),
+    wrong("prune_smallest pruning each layer separately", "prune_smallest", _PRUNE_PER_LAYER,
+          "test_prune_smallest"),
+    wrong("momentum in the book's form (learning rate inside the velocity)", "momentum_sgd", _momentum('''
+                if "velocity" not in self.state[p]:
+                    self.state[p]["velocity"] = torch.zeros_like(p)
+                v = self.state[p]["velocity"]
+                v.mul_(beta).sub_(lr * g)
+                if group["nesterov"]:
+                    p.add_(beta * v - lr * g)
+                else:
+                    p.add_(v)
+'''), "test_momentum_sgd"),
+    wrong("MomentumSGD subclassing torch.optim.SGD", "momentum_sgd", '''
+class MomentumSGD(torch.optim.SGD):
+    def __init__(self, params, lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+''', "test_momentum_sgd"),
+    wrong("AdaGrad with eps inside the square root", "adagrad", _adagrad('''
+                s.addcmul_(g, g)
+                p.sub_(group["lr"] * g / (s + group["eps"]).sqrt())
+'''), "test_adagrad"),
+    wrong("RMSProp reading the learning rate saved in __init__", "rmsprop", _rmsprop('''
+                s.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+                p.addcdiv_(g, s.sqrt() + eps, value=-lr)
+''', init_extra="        self.lr = lr\n", lr="self.lr"), "test_rmsprop"),
+    wrong("Adam delegating to torch.optim.Adam", "adam", '''
+class Adam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        params = list(params)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.inner = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return self.inner.step(closure)
+''', "test_adam"),
+    wrong("AdaMax with eps added after the max", "adamax", _adamax('''
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                torch.maximum(u * beta2, g.abs(), out=u)
+                p.addcdiv_(m, u + group["eps"], value=-group["lr"] / (1 - beta1 ** t))
+'''), "test_adamax"),
+    wrong("AdaMax ignoring the closure", "adamax", _adamax('''
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                torch.maximum(u.mul_(beta2), g.abs() + group["eps"], out=u)
+                p.addcdiv_(m, u, value=-group["lr"] / (1 - beta1 ** t))
+''', closure="        loss = None\n"), "test_adamax"),
+    wrong("NAdam with a constant momentum (no mu schedule)", "nadam", _nadam('''
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                m_hat = (beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1 ** t))
+                v_hat = v / (1 - beta2 ** t)
+                p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
+'''), "test_nadam"),
+    wrong("NAdam with a bias-corrected m", "nadam", _nadam('''
+                mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
+                mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+                state["mu_product"] *= mu
+                mu_product = state["mu_product"]
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (v / (1 - beta2 ** t)).sqrt() + eps
+                m_hat = m / (1 - beta1 ** t)
+                p.sub_(lr * (1 - mu) / (1 - mu_product) * g / denom)
+                p.sub_(lr * mu_next / (1 - mu_product * mu_next) * m_hat / denom)
+'''), "test_nadam"),
+    wrong("AdamW keeping its state in a dict on self", "adamw", '''
+class AdamW(torch.optim.Optimizer):
+''' + _ADAMW_INIT + '''        self.moments = {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+''' + _CLOSURE + '''
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p not in self.moments:
+                    self.moments[p] = [0, torch.zeros_like(p), torch.zeros_like(p)]
+                entry = self.moments[p]
+                entry[0] += 1
+                t, m, v = entry
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                denom = (v / (1 - beta2 ** t)).sqrt() + group["eps"]
+                p.addcdiv_(m / (1 - beta1 ** t), denom, value=-group["lr"])
+        return loss
+''', "test_adamw"),
+    wrong("prune_smallest counting biases in the sparsity", "prune_smallest", '''
+def prune_smallest(model, amount):
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    prune.global_unstructured([(m, "weight") for m in linears], pruning_method=prune.L1Unstructured,
+                              amount=amount)
+    zeros = sum((p == 0).sum().item() for m in linears for p in (m.weight, m.bias))
+    return zeros / sum(m.weight.numel() + m.bias.numel() for m in linears)
+''', "test_prune_smallest"),
+    wrong("prune_smallest pruning every module that has a weight", "prune_smallest", '''
+def prune_smallest(model, amount):
+    modules = [m for m in model.modules() if isinstance(getattr(m, "weight", None), torch.Tensor)]
+    prune.global_unstructured([(m, "weight") for m in modules], pruning_method=prune.L1Unstructured,
+                              amount=amount)
+    zeros = sum((m.weight == 0).sum().item() for m in modules)
+    return zeros / sum(m.weight.numel() for m in modules)
+''', "test_prune_smallest"),
+    wrong("Q1 answered b", "q1_momentum_near_one", 'Q1 = "b"', "test_q1_momentum_near_one"),
+    wrong("Q2 answered with beta itself", "q2_terminal_velocity", "Q2 = 0.9", "test_q2_terminal_velocity"),
+    wrong("Q3 answered with SGD's step", "q3_adam_first_step", "Q3 = 0.001 * 0.02",
+          "test_q3_adam_first_step"),
+    wrong("Q5 answered c", "q5_decoupled_decay", 'Q5 = "c"', "test_q5_decoupled_decay"),
+]
+
+ALTERNATIVES = [
+    right("MomentumSGD with PyTorch's first-step clone and out-of-place updates", "momentum_sgd", '''
+class MomentumSGD(torch.optim.Optimizer):
+    def __init__(self, params, lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+        for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+            if value < 0:
+                raise ValueError(f"{name} must be non-negative")
+        if nesterov and momentum == 0:
+            raise ValueError("Nesterov needs a momentum")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov,
+                                  "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad
+                if group["weight_decay"]:
+                    d_p = d_p + group["weight_decay"] * p
+                state = self.state[p]
+                if "momentum_buffer" in state:
+                    buf = group["momentum"] * state["momentum_buffer"] + d_p
+                else:
+                    buf = d_p.clone()
+                state["momentum_buffer"] = buf
+                if group["nesterov"]:
+                    d_p = d_p + group["momentum"] * buf
+                else:
+                    d_p = buf
+                p.copy_(p - group["lr"] * d_p)
+        return loss
+'''),
+    right("MomentumSGD vectorised with torch._foreach ops", "momentum_sgd", '''
+class MomentumSGD(torch.optim.Optimizer):
+''' + _MOMENTUM_INIT + '''
+    @torch.no_grad()
+    def step(self, closure=None):
+''' + _CLOSURE + '''
+        for group in self.param_groups:
+            beta, lr = group["momentum"], group["lr"]
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = torch._foreach_add([p.grad for p in params], params, alpha=group["weight_decay"])
+            for p in params:
+                self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
+            bufs = [self.state[p]["momentum_buffer"] for p in params]
+            torch._foreach_mul_(bufs, beta)
+            torch._foreach_add_(bufs, grads)
+            steps = torch._foreach_add(grads, bufs, alpha=beta) if group["nesterov"] else bufs
+            torch._foreach_add_(params, steps, alpha=-lr)
+        return loss
+'''),
+    right("AdaGrad with out-of-place arithmetic", "adagrad", _adagrad('''
+                s += g * g
+                p -= group["lr"] * g / (torch.sqrt(s) + group["eps"])
+''')),
+    right("RMSProp with lerp", "rmsprop", _rmsprop('''
+                s.lerp_(g * g, 1 - alpha)
+                p.sub_(lr * g / (s.sqrt() + eps))
+''')),
+    right("Adam arranged as PyTorch does (step size and corrected denominator)", "adam", _adam('''
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                step_size = group["lr"] / (1 - beta1 ** t)
+                denom = v.sqrt() / math.sqrt(1 - beta2 ** t) + group["eps"]
+                p.addcdiv_(m, denom, value=-step_size)
+''')),
+    right("Adam with a tensor step count and out-of-place moments", "adam", _adam('''
+                state["m"] = beta1 * m + (1 - beta1) * g
+                state["v"] = beta2 * v + (1 - beta2) * g ** 2
+                step_t = torch.tensor(float(t))
+                m_hat = state["m"] / (1 - beta1 ** step_t)
+                v_hat = state["v"] / (1 - beta2 ** step_t)
+                p.data = p.data - group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
+''')),
+    right("AdaMax with torch.stack and amax", "adamax", _adamax('''
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                u.copy_(torch.stack([u * beta2, g.abs() + group["eps"]]).amax(dim=0))
+                p.sub_(group["lr"] / (1 - beta1 ** t) * m / u)
+''')),
+    right("NAdam with mu_product as a tensor", "nadam", _nadam('''
+                mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+                product = torch.as_tensor(state["mu_product"], dtype=torch.float64) * mu
+                state["mu_product"] = product
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = torch.sqrt(v / (1 - beta2 ** t)) + eps
+                update = (1 - mu) / (1 - product) * g + mu_next / (1 - product * mu_next) * m
+                p.sub_(lr * update / denom)
+''')),
+    right("AdamW with the decay written as a subtraction", "adamw", _adamw('''
+                p.sub_(lr * wd * p)
+                m.lerp_(g, 1 - beta1)
+                v.lerp_(g * g, 1 - beta2)
+                p.sub_(lr / (1 - beta1 ** t) * m / (v.sqrt() / math.sqrt(1 - beta2 ** t) + eps))
+''')),
+    right("prune_smallest with a global threshold and custom masks", "prune_smallest", '''
+def prune_smallest(model, amount):
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    magnitudes = torch.cat([m.weight.detach().abs().flatten() for m in linears])
+    k = round(amount * magnitudes.numel())
+    if k == 0:
+        return 0.0
+    threshold = magnitudes.kthvalue(k).values
+    for m in linears:
+        prune.custom_from_mask(m, "weight", mask=(m.weight.detach().abs() > threshold).float())
+    pruned = sum(int((m.weight_mask == 0).sum()) for m in linears)
+    return pruned / magnitudes.numel()
+'''),
+    right("prune_smallest reading the sparsity from the masks", "prune_smallest", '''
+def prune_smallest(model, amount):
+    targets = [(module, "weight") for _, module in model.named_modules() if type(module) is nn.Linear]
+    prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=amount)
+    masks = [module.weight_mask for module, _ in targets]
+    return float(1 - sum(mask.sum() for mask in masks) / sum(mask.numel() for mask in masks))
+'''),
+    right("Q2 as a float", "q2_terminal_velocity", "Q2 = 1 / (1 - 0.9)"),
+    right("Q3 in scientific notation", "q3_adam_first_step", "Q3 = 1e-3"),
+]
