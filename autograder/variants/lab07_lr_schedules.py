@@ -1,0 +1,567 @@
+"""Known answers to lab 07: mistakes its tests must catch, and correct answers written differently."""
+
+from autograder.variants import right, wrong
+
+MISTAKES = [
+    wrong("range test growing the rate linearly", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, smoothed, best = [], [], None, math.inf
+    for i in range(num_iters):
+        lr = start_lr + (end_lr - start_lr) * i / (num_iters - 1)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("range test leaving the model trained (weights not restored)", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, smoothed, best = [], [], None, math.inf
+    for i in range(num_iters):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
+            break
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("suggest_lr returning the minimum-loss rate itself", "suggest_lr", '''
+def suggest_lr(lrs, losses):
+    finite = [i for i, loss in enumerate(losses) if math.isfinite(loss)]
+    return lrs[min(finite, key=lambda i: losses[i])]
+''', "test_suggest_lr"),
+    wrong("cosine annealing off by one period (t / (t_max - 1))", "cosine_annealing", '''
+def cosine_annealing(t, t_max, lr_max, lr_min=0.0):
+    return lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * t / (t_max - 1))) / 2
+''', "test_cosine_annealing"),
+    wrong("warm restarts without t_mult", "cosine_warm_restarts", '''
+def cosine_warm_restarts(t, t_0, t_mult, lr_max, lr_min=0.0):
+    t_cur = t % t_0
+    return lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * t_cur / t_0)) / 2
+''', "test_cosine_warm_restarts"),
+    wrong("1cycle momentum moving the same way as the learning rate", "one_cycle", '''
+def one_cycle(t, total_steps, max_lr, pct_start=0.3, anneal_strategy="cos", base_momentum=0.85,
+              max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False):
+    initial_lr = max_lr / div_factor
+    min_lr = initial_lr / final_div_factor
+    if three_phase:
+        phases = [(pct_start * total_steps - 1, initial_lr, max_lr, base_momentum, max_momentum),
+                  (2 * pct_start * total_steps - 2, max_lr, initial_lr, max_momentum, base_momentum),
+                  (total_steps - 1, initial_lr, min_lr, base_momentum, base_momentum)]
+    else:
+        phases = [(pct_start * total_steps - 1, initial_lr, max_lr, base_momentum, max_momentum),
+                  (total_steps - 1, max_lr, min_lr, max_momentum, base_momentum)]
+
+    def anneal(start, end, pct):
+        if anneal_strategy == "cos":
+            return end + (start - end) * (1 + math.cos(math.pi * pct)) / 2
+        return start + (end - start) * pct
+
+    begin = 0.0
+    for index, (end, lr_a, lr_b, m_a, m_b) in enumerate(phases):
+        if t <= end or index == len(phases) - 1:
+            pct = (t - begin) / (end - begin)
+            return anneal(lr_a, lr_b, pct), anneal(m_a, m_b, pct)
+        begin = end
+''', "test_one_cycle"),
+    wrong("exponential schedule applying gamma once too often", "exponential_schedule", '''
+def exponential_schedule(t, lr0, gamma):
+    return lr0 * gamma ** (t + 1)
+''', "test_exponential_schedule"),
+    wrong("range test saving state_dict() without copying it", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    saved_model = model.state_dict()
+    saved_optimizer = optimizer.state_dict()
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, smoothed, best = [], [], None, math.inf
+    for i in range(num_iters):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("range test restoring the model but not the optimizer", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    saved_model = copy.deepcopy(model.state_dict())
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, smoothed, best = [], [], None, math.inf
+    for i in range(num_iters):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
+            break
+    model.load_state_dict(saved_model)
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("range test recording raw, unsmoothed losses", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, best = [], [], math.inf
+    for i in range(num_iters):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        lrs.append(lr)
+        losses.append(loss.item())
+        best = min(best, loss.item())
+        if not math.isfinite(loss.item()) or loss.item() > stop_factor * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("range test ignoring the optimizer passed in", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    saved_model = copy.deepcopy(model.state_dict())
+    sgd = torch.optim.SGD(model.parameters(), lr=start_lr)
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, smoothed, best = [], [], None, math.inf
+    for i in range(num_iters):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
+        for group in sgd.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        sgd.zero_grad()
+        loss.backward()
+        sgd.step()
+        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
+            break
+    model.load_state_dict(saved_model)
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("range test that never stops on NaN", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+
+    def endless():
+        while True:
+            yield from labs.batches(X, y, batch_size)
+
+    data = endless()
+    lrs, losses, smoothed, best = [], [], None, math.inf
+    for i in range(num_iters):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > stop_factor * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return lrs, losses
+''', "test_lr_range_test"),
+    wrong("suggest_lr with torch.argmin, NaN not skipped", "suggest_lr", '''
+def suggest_lr(lrs, losses):
+    return lrs[int(torch.tensor(losses).argmin())] / 10
+''', "test_suggest_lr"),
+    wrong("power schedule raising s alone to the power c", "power_schedule", '''
+def power_schedule(t, lr0, s, c=1.0):
+    return lr0 / (1 + t / s**c)
+''', "test_power_schedule"),
+    wrong("exponential schedule as exp(-gamma t)", "exponential_schedule", '''
+def exponential_schedule(t, lr0, gamma):
+    return lr0 * math.exp(-gamma * t)
+''', "test_exponential_schedule"),
+    wrong("piecewise constant switching one step after the boundary", "piecewise_constant", '''
+def piecewise_constant(t, boundaries, values):
+    return values[sum(1 for b in boundaries if t > b)]
+''', "test_piecewise_constant"),
+    wrong("cosine annealing without the 1/2", "cosine_annealing", '''
+def cosine_annealing(t, t_max, lr_max, lr_min=0.0):
+    return lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * t / t_max))
+''', "test_cosine_annealing"),
+    wrong("warm-up that keeps growing after total_iters", "warmup_linear", '''
+def warmup_linear(t, lr, start_factor, total_iters):
+    return lr * (start_factor + (1 - start_factor) * t / total_iters)
+''', "test_warmup_linear"),
+    wrong("warm restarts one step late", "cosine_warm_restarts", '''
+def cosine_warm_restarts(t, t_0, t_mult, lr_max, lr_min=0.0):
+    t_cur, t_i = t, t_0
+    while t_cur > t_i:
+        t_cur -= t_i
+        t_i *= t_mult
+    return lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+''', "test_cosine_warm_restarts"),
+    wrong("1cycle ending at the initial rate (final_div_factor ignored)", "one_cycle", '''
+def one_cycle(t, total_steps, max_lr, pct_start=0.3, anneal_strategy="cos", base_momentum=0.85,
+              max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False):
+    initial_lr = max_lr / div_factor
+    min_lr = initial_lr
+    if three_phase:
+        phases = [(pct_start * total_steps - 1, initial_lr, max_lr, max_momentum, base_momentum),
+                  (2 * pct_start * total_steps - 2, max_lr, initial_lr, base_momentum, max_momentum),
+                  (total_steps - 1, initial_lr, min_lr, max_momentum, max_momentum)]
+    else:
+        phases = [(pct_start * total_steps - 1, initial_lr, max_lr, max_momentum, base_momentum),
+                  (total_steps - 1, max_lr, min_lr, base_momentum, max_momentum)]
+
+    def anneal(start, end, pct):
+        if anneal_strategy == "cos":
+            return end + (start - end) * (1 + math.cos(math.pi * pct)) / 2
+        return start + (end - start) * pct
+
+    begin = 0.0
+    for index, (end, lr_a, lr_b, m_a, m_b) in enumerate(phases):
+        if t <= end or index == len(phases) - 1:
+            pct = (t - begin) / (end - begin)
+            return anneal(lr_a, lr_b, pct), anneal(m_a, m_b, pct)
+        begin = end
+''', "test_one_cycle"),
+    wrong("1cycle phase ending at pct_start * total_steps (no - 1)", "one_cycle", '''
+def one_cycle(t, total_steps, max_lr, pct_start=0.3, anneal_strategy="cos", base_momentum=0.85,
+              max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False):
+    initial_lr = max_lr / div_factor
+    min_lr = initial_lr / final_div_factor
+    if three_phase:
+        phases = [(pct_start * total_steps, initial_lr, max_lr, max_momentum, base_momentum),
+                  (2 * pct_start * total_steps, max_lr, initial_lr, base_momentum, max_momentum),
+                  (total_steps, initial_lr, min_lr, max_momentum, max_momentum)]
+    else:
+        phases = [(pct_start * total_steps, initial_lr, max_lr, max_momentum, base_momentum),
+                  (total_steps, max_lr, min_lr, base_momentum, max_momentum)]
+
+    def anneal(start, end, pct):
+        if anneal_strategy == "cos":
+            return end + (start - end) * (1 + math.cos(math.pi * pct)) / 2
+        return start + (end - start) * pct
+
+    begin = 0.0
+    for index, (end, lr_a, lr_b, m_a, m_b) in enumerate(phases):
+        if t <= end or index == len(phases) - 1:
+            pct = (t - begin) / (end - begin)
+            return anneal(lr_a, lr_b, pct), anneal(m_a, m_b, pct)
+        begin = end
+''', "test_one_cycle"),
+    wrong("random search sampling a log range uniformly", "random_search", '''
+def random_search(train_fn, space, n_trials, seed=0):
+    rng = random.Random(seed)
+    trials = []
+    for trial in range(n_trials):
+        params = {}
+        for name, spec in space.items():
+            params[name] = rng.choice(spec) if isinstance(spec, list) else rng.uniform(spec[0], spec[1])
+        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
+    return sorted(trials, key=lambda e: e["score"], reverse=True)
+''', "test_random_search"),
+    wrong("random search sorted worst first", "random_search", '''
+def random_search(train_fn, space, n_trials, seed=0):
+    rng = random.Random(seed)
+
+    def sample(spec):
+        if isinstance(spec, list):
+            return rng.choice(spec)
+        if len(spec) == 3:
+            return math.exp(rng.uniform(math.log(spec[0]), math.log(spec[1])))
+        return rng.uniform(spec[0], spec[1])
+
+    trials = []
+    for trial in range(n_trials):
+        params = {name: sample(spec) for name, spec in space.items()}
+        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
+    return sorted(trials, key=lambda e: e["score"])
+''', "test_random_search"),
+    wrong("random search ignoring the seed", "random_search", '''
+def random_search(train_fn, space, n_trials, seed=0):
+    def sample(spec):
+        if isinstance(spec, list):
+            return random.choice(spec)
+        if len(spec) == 3:
+            return math.exp(random.uniform(math.log(spec[0]), math.log(spec[1])))
+        return random.uniform(spec[0], spec[1])
+
+    trials = []
+    for trial in range(n_trials):
+        params = {name: sample(spec) for name, spec in space.items()}
+        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
+    return sorted(trials, key=lambda e: e["score"], reverse=True)
+''', "test_random_search"),
+    wrong("Q2 answered with a rounded 0.9", "q2_exponential_gamma", "Q2 = 0.9", "test_q2_exponential_gamma"),
+    wrong("Q4 reducing as soon as patience bad epochs are seen", "q4_plateau_lr", "Q4 = 0.025",
+          "test_q4_plateau_lr"),
+    wrong("Q3 answered a", "q3_one_cycle_momentum", 'Q3 = "a"', "test_q3_one_cycle_momentum"),
+]
+
+ALTERNATIVES = [
+    right("range test with ExponentialLR, own batches and cloned tensors", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    model_copy = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    optimizer_copy = copy.deepcopy(optimizer.state_dict())
+    for group in optimizer.param_groups:
+        group["lr"] = start_lr
+    gamma = (end_lr / start_lr) ** (1 / (num_iters - 1))
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+    lrs, losses = [], []
+    order, position = torch.randperm(len(X), device=X.device), 0
+    for i in range(num_iters):
+        if position >= len(X):
+            order, position = torch.randperm(len(X), device=X.device), 0
+        index = order[position:position + batch_size]
+        position += batch_size
+        lr = scheduler.get_last_lr()[0]
+        loss = loss_fn(model(X[index]), y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        lrs.append(lr)
+        losses.append(loss.item() if not losses else 0.9 * losses[-1] + 0.1 * loss.item())
+        if math.isnan(losses[-1]) or math.isinf(losses[-1]) or losses[-1] > stop_factor * min(losses):
+            break
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            value.copy_(model_copy[name])
+    optimizer.load_state_dict(optimizer_copy)
+    return lrs, losses
+'''),
+    right("range test multiplying the rate by a constant factor", "lr_range_test", '''
+def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
+                  stop_factor=4.0, optimizer=None):
+    if optimizer is None:
+        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
+    saved = copy.deepcopy((model.state_dict(), optimizer.state_dict()))
+    factor = math.exp(math.log(end_lr / start_lr) / (num_iters - 1))
+    lr, smoothed, best = start_lr, None, float("inf")
+    lrs, losses = [], []
+    done = False
+    while not done:
+        for xb, yb in labs.batches(X, y, batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            smoothed = loss.item() if smoothed is None else smoothed + 0.1 * (loss.item() - smoothed)
+            lrs.append(lr)
+            losses.append(smoothed)
+            best = min(best, smoothed)
+            lr *= factor
+            if len(lrs) == num_iters or not math.isfinite(smoothed) or smoothed > stop_factor * best:
+                done = True
+                break
+    model.load_state_dict(saved[0])
+    optimizer.load_state_dict(saved[1])
+    return lrs, losses
+'''),
+    right("suggest_lr with tensors", "suggest_lr", '''
+def suggest_lr(lrs, losses):
+    losses = torch.tensor(losses, dtype=torch.float64)
+    losses = torch.where(torch.isfinite(losses), losses, torch.full_like(losses, float("inf")))
+    return float(torch.tensor(lrs, dtype=torch.float64)[losses.argmin()] / 10)
+'''),
+    right("suggest_lr by scanning", "suggest_lr", '''
+def suggest_lr(lrs, losses):
+    best_lr, best_loss = None, None
+    for lr, loss in zip(lrs, losses):
+        if math.isfinite(loss) and (best_loss is None or loss < best_loss):
+            best_lr, best_loss = lr, loss
+    return 0.1 * best_lr
+'''),
+    right("power schedule with a negative exponent", "power_schedule", '''
+def power_schedule(t, lr0, s, c=1.0):
+    return lr0 * math.pow(1 + t / s, -c)
+'''),
+    right("exponential schedule through exp and log", "exponential_schedule", '''
+def exponential_schedule(t, lr0, gamma):
+    return lr0 * math.exp(t * math.log(gamma))
+'''),
+    right("piecewise constant with bisect", "piecewise_constant", '''
+import bisect
+
+
+def piecewise_constant(t, boundaries, values):
+    return values[bisect.bisect_right(boundaries, t)]
+'''),
+    right("piecewise constant with a loop", "piecewise_constant", '''
+def piecewise_constant(t, boundaries, values):
+    for boundary, value in zip(boundaries, values):
+        if t < boundary:
+            return value
+    return values[-1]
+'''),
+    right("cosine annealing as a squared cosine of the half angle", "cosine_annealing", '''
+def cosine_annealing(t, t_max, lr_max, lr_min=0.0):
+    return lr_min + (lr_max - lr_min) * math.cos(math.pi * t / (2 * t_max)) ** 2
+'''),
+    right("warm-up with an explicit branch", "warmup_linear", '''
+def warmup_linear(t, lr, start_factor, total_iters):
+    if t >= total_iters:
+        return lr
+    return lr * start_factor + lr * (1 - start_factor) * t / total_iters
+'''),
+    right("warm restarts calling cosine_annealing", "cosine_warm_restarts", '''
+def cosine_warm_restarts(t, t_0, t_mult, lr_max, lr_min=0.0):
+    if t_mult == 1:
+        return cosine_annealing(t % t_0, t_0, lr_max, lr_min)
+    start, length = 0, t_0
+    while t >= start + length:
+        start += length
+        length *= t_mult
+    return cosine_annealing(t - start, length, lr_max, lr_min)
+'''),
+    right("1cycle with explicit phases", "one_cycle", '''
+def one_cycle(t, total_steps, max_lr, pct_start=0.3, anneal_strategy="cos", base_momentum=0.85,
+              max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False):
+    def anneal(start, end, pct):
+        if anneal_strategy == "linear":
+            return (end - start) * pct + start
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    low = max_lr / div_factor
+    lowest = low / final_div_factor
+    up_end = float(pct_start * total_steps) - 1
+    if t <= up_end:
+        pct = t / up_end
+        return anneal(low, max_lr, pct), anneal(max_momentum, base_momentum, pct)
+    if three_phase:
+        down_end = float(2 * pct_start * total_steps) - 2
+        if t <= down_end:
+            pct = (t - up_end) / (down_end - up_end)
+            return anneal(max_lr, low, pct), anneal(base_momentum, max_momentum, pct)
+        pct = (t - down_end) / (total_steps - 1 - down_end)
+        return anneal(low, lowest, pct), max_momentum
+    pct = (t - up_end) / (total_steps - 1 - up_end)
+    return anneal(max_lr, lowest, pct), anneal(base_momentum, max_momentum, pct)
+'''),
+    right("random search with numpy's generator", "random_search", '''
+import numpy as np
+
+
+def random_search(train_fn, space, n_trials, seed=0):
+    rng = np.random.default_rng(seed)
+    results = []
+    for trial in range(n_trials):
+        params = {}
+        for name, spec in space.items():
+            if isinstance(spec, list):
+                params[name] = spec[int(rng.integers(len(spec)))]
+            elif len(spec) == 3 and spec[2] == "log":
+                params[name] = float(10 ** rng.uniform(np.log10(spec[0]), np.log10(spec[1])))
+            else:
+                params[name] = float(rng.uniform(spec[0], spec[1]))
+        results.append({"trial": trial, "params": params, "score": train_fn(**params)})
+    results.sort(key=lambda r: -r["score"])
+    return results
+'''),
+    right("Q2 to three decimals", "q2_exponential_gamma", "Q2 = 0.891"),
+]
