@@ -1,0 +1,532 @@
+"""Known answers to lab 08: mistakes its tests must catch, and correct answers written differently."""
+
+from autograder.variants import right, wrong
+
+MISTAKES = [
+    wrong("ℓ1 penalty includes the biases", "l1_penalty", '''
+def l1_penalty(model):
+    total = torch.zeros(())
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            for parameter in module.parameters():
+                total = total + parameter.abs().sum()
+    return total
+''', "test_l1_penalty"),
+    wrong("ℓ2 penalty over every parameter, biases included", "l2_penalty", '''
+def l2_penalty(model):
+    return sum(parameter.pow(2).sum() for parameter in model.parameters())
+''', "test_l2_penalty"),
+    wrong("ℓ1 penalty chosen by the name 'weight' (normalization weights too)", "l1_penalty", '''
+def l1_penalty(model):
+    return sum(p.abs().sum() for name, p in model.named_parameters() if name.endswith("weight"))
+''', "test_l1_penalty"),
+    wrong("ℓ1 penalty computed as a Python number (not differentiable)", "l1_penalty", '''
+def l1_penalty(model):
+    total = 0.0
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            total += module.weight.abs().sum().item()
+    return torch.tensor(total)
+''', "test_l1_penalty"),
+    wrong("ℓ2 penalty with a factor ½", "l2_penalty", '''
+def l2_penalty(model):
+    total = torch.zeros(())
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            total = total + 0.5 * module.weight.pow(2).sum()
+    return total
+''', "test_l2_penalty"),
+    wrong("ℓ2 penalty as the norm instead of the sum of squares", "l2_penalty", '''
+def l2_penalty(model):
+    weights = [m.weight.flatten() for m in model.modules()
+               if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    return torch.cat(weights).norm()
+''', "test_l2_penalty"),
+    wrong("decay groups chosen by parameter name, so bn_out escapes", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if "bias" in name or "norm" in name:
+            no_decay.append(parameter)
+        else:
+            decay.append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+''', "test_decay_param_groups"),
+    wrong("decay groups by names 'bn' and 'norm', so norm_proj loses its decay", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if name.endswith("bias") or any(key in name for key in ("bn", "norm", "gn", "ln")):
+            no_decay.append(parameter)
+        else:
+            decay.append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+''', "test_decay_param_groups"),
+    wrong("decay groups that decay the biases", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+    decay, no_decay = [], []
+    for module in model.modules():
+        target = no_decay if isinstance(module, norms) else decay
+        target.extend(module.parameters(recurse=False))
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+''', "test_decay_param_groups"),
+    wrong("decay groups that exclude BatchNorm only", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) or name == "bias":
+                no_decay.append(parameter)
+            else:
+                decay.append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+''', "test_decay_param_groups"),
+    wrong("no-decay group without its own weight_decay", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            if isinstance(module, norms) or name == "bias":
+                no_decay.append(parameter)
+            else:
+                decay.append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay}]
+''', "test_decay_param_groups"),
+    wrong("dropout without the 1/(1-p) scaling", "dropout", '''
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in [0, 1]")
+    if not training or p == 0:
+        return x
+    return x * (torch.rand_like(x) >= p)
+''', "test_dropout"),
+    wrong("dropout active in eval mode", "dropout", '''
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in [0, 1]")
+    if p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+''', "test_dropout"),
+    wrong("dropout that keeps each unit with probability p", "dropout", '''
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in [0, 1]")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    return x * (torch.rand_like(x) < p) / (1 - p)
+''', "test_dropout"),
+    wrong("dropout that returns NaN for p = 1", "dropout", '''
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in [0, 1]")
+    if not training:
+        return x
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+''', "test_dropout"),
+    wrong("dropout without the ValueError", "dropout", '''
+def dropout(x, p, training):
+    if not training or p <= 0:
+        return x
+    if p >= 1:
+        return torch.zeros_like(x)
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+''', "test_dropout"),
+    wrong("dropout through F.dropout", "dropout", '''
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in [0, 1]")
+    return torch.nn.functional.dropout(x, p, training)
+''', "test_dropout"),
+    wrong("dropout with one mask shared by every row", "dropout", '''
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in [0, 1]")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    keep = torch.rand(x.shape[1:]) >= p
+    return x * keep / (1 - p)
+''', "test_dropout"),
+    wrong("McDropout that follows the module's mode", "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def forward(self, input):
+        return nn.functional.dropout(input, self.p, training=self.training)
+''', "test_mc_dropout"),
+    wrong("McDropout without the scaling", "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def forward(self, input):
+        return input * (torch.rand_like(input) >= self.p)
+''', "test_mc_dropout"),
+    wrong("mc_predict averaging logits before the softmax", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    with torch.no_grad():
+        logits = torch.stack([model(X) for _ in range(n_samples)])
+    model.train(was_training)
+    return torch.softmax(logits.mean(dim=0), dim=-1), torch.softmax(logits, dim=-1).std(dim=0)
+''', "test_mc_predict"),
+    wrong("mc_predict leaving batch norm in training mode", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.train()
+    with torch.no_grad():
+        probas = torch.stack([torch.softmax(model(X), dim=-1) for _ in range(n_samples)])
+    model.train(was_training)
+    return probas.mean(dim=0), probas.std(dim=0)
+''', "test_mc_predict"),
+    wrong("mc_predict leaving the dropout layers in training mode", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    with torch.no_grad():
+        probas = torch.stack([torch.softmax(model(X), dim=-1) for _ in range(n_samples)])
+    return probas.mean(dim=0), probas.std(dim=0)
+''', "test_mc_predict"),
+    wrong("mc_predict with dropout left off", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        probas = torch.stack([torch.softmax(model(X), dim=-1) for _ in range(n_samples)])
+    model.train(was_training)
+    return probas.mean(dim=0), probas.std(dim=0)
+''', "test_mc_predict"),
+    wrong("mc_predict activating nn.Dropout only (not AlphaDropout)", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.train()
+    with torch.no_grad():
+        probas = torch.stack([torch.softmax(model(X), dim=-1) for _ in range(n_samples)])
+    model.train(was_training)
+    return probas.mean(dim=0), probas.std(dim=0)
+''', "test_mc_predict"),
+    wrong("mc_predict ignoring n_samples", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    with torch.no_grad():
+        probas = torch.stack([torch.softmax(model(X), dim=-1) for _ in range(100)])
+    model.train(was_training)
+    return probas.mean(dim=0), probas.std(dim=0)
+''', "test_mc_predict"),
+    wrong("mc_predict tracking gradients", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    probas = torch.stack([torch.softmax(model(X), dim=-1) for _ in range(n_samples)])
+    model.train(was_training)
+    return probas.mean(dim=0), probas.std(dim=0)
+''', "test_mc_predict"),
+    wrong("max-norm over the wrong dimension", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                norms = module.weight.norm(dim=0, keepdim=True)
+                module.weight.mul_(norms.clamp(max=max_norm) / (norms + eps))
+''', "test_apply_max_norm"),
+    wrong("max-norm that rescales every row to max_norm", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                norms = module.weight.norm(dim=dim, keepdim=True)
+                module.weight.mul_(max_norm / (norms + eps))
+''', "test_apply_max_norm"),
+    wrong("max-norm clipping each weight instead of each row's norm", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.clamp_(-max_norm, max_norm)
+''', "test_apply_max_norm"),
+    wrong("max-norm on every weight tensor, convolutions included", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("weight") and parameter.ndim >= 2:
+                norms = parameter.norm(dim=dim, keepdim=True)
+                parameter.mul_(norms.clamp(max=max_norm) / (norms + eps))
+''', "test_apply_max_norm"),
+    wrong("max-norm that replaces the weight parameters", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            w = module.weight.detach()
+            norms = w.norm(dim=dim, keepdim=True)
+            module.weight = nn.Parameter(w * norms.clamp(max=max_norm) / (norms + eps))
+''', "test_apply_max_norm"),
+    wrong("early stopping that restores the last weights (no deep copy)", "early_stopping", '''
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if mode not in ("min", "max"):
+            raise ValueError(mode)
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best, self.best_state, self.wait = None, None, 0
+
+    def step(self, metric, model):
+        sign = 1 if self.mode == "min" else -1
+        if self.best is None or sign * metric < sign * self.best - self.min_delta:
+            self.best, self.best_state, self.wait = metric, model.state_dict(), 0
+        else:
+            self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, model):
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+''', "test_early_stopping"),
+    wrong("early stopping that saves the parameters but not the buffers", "early_stopping", '''
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if mode not in ("min", "max"):
+            raise ValueError(mode)
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best, self.saved, self.wait = None, None, 0
+
+    def step(self, metric, model):
+        sign = 1 if self.mode == "min" else -1
+        if self.best is None or sign * metric < sign * self.best - self.min_delta:
+            self.best, self.wait = metric, 0
+            self.saved = [p.detach().clone() for p in model.parameters()]
+        else:
+            self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, model):
+        if self.saved is not None:
+            with torch.no_grad():
+                for parameter, value in zip(model.parameters(), self.saved):
+                    parameter.copy_(value)
+''', "test_early_stopping"),
+    wrong("early stopping one epoch late (count > patience)", "early_stopping", '''
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if mode not in ("min", "max"):
+            raise ValueError(mode)
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best, self.best_state, self.wait = None, None, 0
+
+    def step(self, metric, model):
+        sign = 1 if self.mode == "min" else -1
+        if self.best is None or sign * metric < sign * self.best - self.min_delta:
+            self.best, self.best_state, self.wait = metric, copy.deepcopy(model.state_dict()), 0
+        else:
+            self.wait += 1
+        return self.wait > self.patience
+
+    def restore(self, model):
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+''', "test_early_stopping"),
+    wrong("early stopping that ignores mode='max'", "early_stopping", '''
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if mode not in ("min", "max"):
+            raise ValueError(mode)
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.best_state, self.wait = None, None, 0
+
+    def step(self, metric, model):
+        if self.best is None or metric < self.best - self.min_delta:
+            self.best, self.best_state, self.wait = metric, copy.deepcopy(model.state_dict()), 0
+        else:
+            self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, model):
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+''', "test_early_stopping"),
+    wrong("early stopping that ignores min_delta", "early_stopping", '''
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if mode not in ("min", "max"):
+            raise ValueError(mode)
+        self.patience, self.mode = patience, mode
+        self.best, self.best_state, self.wait = None, None, 0
+
+    def step(self, metric, model):
+        sign = 1 if self.mode == "min" else -1
+        if self.best is None or sign * metric < sign * self.best:
+            self.best, self.best_state, self.wait = metric, copy.deepcopy(model.state_dict()), 0
+        else:
+            self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, model):
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+''', "test_early_stopping"),
+    wrong("Q1 answered a", "q1_dropout_inference", 'Q1 = "a"', "test_q1_dropout_inference"),
+    wrong("Q3 answered with the keep probability", "q3_dropout_scale", "Q3 = 0.8",
+          "test_q3_dropout_scale"),
+    wrong("Q4 answered without the factor 2", "q4_sgd_weight_decay", "Q4 = 5e-4",
+          "test_q4_sgd_weight_decay"),
+]
+
+ALTERNATIVES = [
+    right("ℓ1 penalty over tensors of two or more dimensions", "l1_penalty", '''
+def l1_penalty(model):
+    return sum(torch.linalg.vector_norm(p, 1) for p in model.parameters() if p.ndim >= 2)
+'''),
+    right("ℓ1 penalty from a list of weights and torch.stack", "l1_penalty", '''
+def l1_penalty(model):
+    kinds = (nn.Linear, nn.modules.conv._ConvNd)
+    weights = [m.weight for m in model.modules() if isinstance(m, kinds)]
+    return torch.stack([w.abs().sum() for w in weights]).sum()
+'''),
+    right("ℓ2 penalty as squared vector norms", "l2_penalty", '''
+def l2_penalty(model):
+    total = 0
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            total = total + torch.linalg.vector_norm(module.weight) ** 2
+    return total
+'''),
+    right("ℓ2 penalty as w·w over named modules", "l2_penalty", '''
+def l2_penalty(model):
+    terms = [(m.weight * m.weight).sum() for _, m in model.named_modules()
+             if type(m) in (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)]
+    return torch.stack(terms).sum()
+'''),
+    right("decay groups by tensor rank", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+'''),
+    right("decay groups from sets of ids and one group per parameter", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+    quiet = set()
+    for module in model.modules():
+        if isinstance(module, norm_types):
+            quiet.update(id(p) for p in module.parameters())
+        elif getattr(module, "bias", None) is not None:
+            quiet.add(id(module.bias))
+    return [{"params": [p], "weight_decay": 0.0 if id(p) in quiet else weight_decay}
+            for p in model.parameters()]
+'''),
+    right("dropout with torch.bernoulli", "dropout", '''
+def dropout(x, p, training):
+    if p < 0 or p > 1:
+        raise ValueError(f"p={p} is not a probability")
+    if not training:
+        return x
+    if p == 1:
+        return x * 0
+    mask = torch.bernoulli(torch.full_like(x, 1 - p))
+    return mask * x / (1 - p)
+'''),
+    right("dropout with torch.where", "dropout", '''
+def dropout(x, p, training):
+    if not (0 <= p <= 1):
+        raise ValueError("dropout probability must be in [0, 1]")
+    if not training or p == 0:
+        return x.clone()
+    if p == 1:
+        return torch.zeros_like(x)
+    return torch.where(torch.rand(x.shape, dtype=x.dtype) < p, torch.zeros_like(x), x / (1 - p))
+'''),
+    right("McDropout that calls the lab's dropout", "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def forward(self, x):
+        return dropout(x, self.p, True)
+'''),
+    right("McDropout that switches itself to training mode", "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def forward(self, input):
+        self.train()
+        return super().forward(input)
+'''),
+    right("mc_predict in one batched pass, unbiased std, modes restored one by one", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, (nn.Dropout, nn.AlphaDropout, nn.FeatureAlphaDropout)):
+            m.train()
+    try:
+        with torch.no_grad():
+            stacked = X.repeat(n_samples, *([1] * (X.ndim - 1)))
+            probas = torch.softmax(model(stacked), dim=1).view(n_samples, len(X), -1)
+    finally:
+        for m, mode in modes:
+            m.train(mode)
+    return probas.mean(0), probas.std(0)
+'''),
+    right("apply_max_norm_ with torch.renorm", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            module.weight.data = torch.renorm(module.weight.data, 2, 1 - dim, max_norm)
+'''),
+    right("apply_max_norm_ with torch.where", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    for module in model.modules():
+        if type(module) is nn.Linear:
+            w = module.weight.data
+            norms = torch.linalg.vector_norm(w, dim=dim, keepdim=True)
+            w.copy_(torch.where(norms > max_norm, w * max_norm / (norms + eps), w))
+'''),
+    right("EarlyStopping with math.inf and cloned tensors", "early_stopping", '''
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if mode == "min":
+            self.sign = 1.0
+        elif mode == "max":
+            self.sign = -1.0
+        else:
+            raise ValueError("mode must be 'min' or 'max'")
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best_score = math.inf
+        self.counter = 0
+        self.saved = None
+
+    def step(self, metric, model):
+        score = self.sign * float(metric)
+        if score < self.best_score - self.min_delta:
+            self.best_score = score
+            self.counter = 0
+            self.saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        self.counter += 1
+        return self.counter >= self.patience
+
+    def restore(self, model):
+        if self.saved:
+            model.load_state_dict(self.saved)
+'''),
+    right("Q3 as a decimal", "q3_dropout_scale", "Q3 = 1.25"),
+    right("Q4 as a decimal", "q4_sgd_weight_decay", "Q4 = 0.001"),
+]
