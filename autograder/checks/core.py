@@ -122,10 +122,19 @@ def expect(condition: object, message: str) -> None:
 
 
 def call(function: Callable[..., Any], *args: Any, what: str | None = None, **kwargs: Any) -> Any:
-    """Call a student's function; report `NotImplementedError` and crashes as failed checks."""
+    """Call a student's function; report `NotImplementedError` and crashes as failed checks.
+
+    Inside a `forbidden` block, names in the function's globals that are bound to a forbidden
+    object (`from torch.nn.functional import elu`) are swapped for the refusal as well.
+    """
     name = what or f"{_getattr(function, '__name__', 'your function')}(...)"
     if not callable(function):
         fail(f"{name}: expected a function, got {type(function).__name__}. Run the exercise's cell.")
+    with _forbidden_in_globals(function):
+        return _call(function, name, args, kwargs)
+
+
+def _call(function: Callable[..., Any], name: str, args: tuple, kwargs: dict) -> Any:
     try:
         return function(*args, **kwargs)
     except _NotImplementedError:
@@ -191,21 +200,64 @@ def with_globals(function: Callable[..., Any], **names: Any) -> Callable[..., An
     return copy
 
 
+_ACTIVE_BANS: list[tuple[object, Callable[..., Any]]] = []
+
+
 @contextlib.contextmanager
-def forbidden(module: types.ModuleType, names: tuple[str, ...], reason: str) -> Iterator[None]:
-    """Make `module.name` raise for each name while the block runs (for "without X" exercises)."""
+def forbidden(module: types.ModuleType, names: tuple[str, ...], reason: str,
+              within: object = None) -> Iterator[None]:
+    """Make `module.name` raise for each name while the block runs (for "without X" exercises).
+
+    Student functions called through `call` in the block are refused these objects however
+    they reach them: through the module, or through a name imported into their globals. Pass
+    the student's class or function as `within` to cover calls made outside `call` too.
+    """
     saved = {name: _getattr(module, name) for name in names if hasattr(module, name)}
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise CheckFailed(reason)
 
+    bans = [(value, refuse) for value in saved.values()]
     try:
         for name in saved:
             _setattr(module, name, refuse)
-        yield
+        _ACTIVE_BANS.extend(bans)
+        with _forbidden_in_globals(within) if within is not None else contextlib.nullcontext():
+            yield
     finally:
+        del _ACTIVE_BANS[len(_ACTIVE_BANS) - len(bans):]
         for name, value in saved.items():
             _setattr(module, name, value)
+
+
+@contextlib.contextmanager
+def _forbidden_in_globals(function: Callable[..., Any]) -> Iterator[None]:
+    scopes = _global_scopes(function) if _ACTIVE_BANS else []
+    swapped = []
+    for scope in scopes:
+        for key, value in list(scope.items()):
+            refusal = next((refuse for banned, refuse in _ACTIVE_BANS if value is banned), None)
+            if refusal is not None:
+                swapped.append((scope, key, value))
+                scope[key] = refusal
+    try:
+        yield
+    finally:
+        for scope, key, value in swapped:
+            scope[key] = value
+
+
+def _global_scopes(function: Callable[..., Any]) -> list[dict]:
+    """The globals dicts a student's function or class will look names up in."""
+    members = [function] if _isinstance(function, _FunctionType) else list(_vars(function).values()) \
+        if _isinstance(function, type) else []
+    scopes = {}
+    for member in members:
+        code_owner = _getattr(member, "__func__", member)
+        scope = _getattr(code_owner, "__globals__", None)
+        if _isinstance(scope, dict):
+            scopes[id(scope)] = scope
+    return list(scopes.values())
 
 
 def expect_choice(answer: object, correct: str, *, question: str, options: str = "abcd") -> None:

@@ -83,6 +83,21 @@ def orthogonal_init_(layer):
 ''', "test_orthogonal_init"),
     wrong("Q1 answered a", "q1_same_value", 'Q1 = "a"', "test_q1_same_value"),
     wrong("Q3 answered with the variance", "q3_he_std", "Q3 = 0.01", "test_q3_he_std"),
+    wrong("weights drawn with torch.nn.init imported by name", "init_linear", '''
+from torch.nn.init import normal_, uniform_, zeros_
+
+
+def init_linear_(layer, scheme, distribution="normal"):
+    std = init_std(layer.in_features, layer.out_features, scheme)
+    if distribution == "normal":
+        normal_(layer.weight, 0, std)
+    else:
+        r = uniform_bound(std)
+        uniform_(layer.weight, -r, r)
+    if layer.bias is not None:
+        zeros_(layer.bias)
+    return layer
+''', "test_init_linear"),
 ]
 
 ALTERNATIVES = [

@@ -205,6 +205,13 @@ def dead_fraction(model, X):
     wrong("Q2 answered b (He init and dropout)", "q2_selu_setup", 'Q2 = "b"', "test_q2_selu_setup"),
     wrong("Q3 answered with the ReLU gain", "q3_leaky_gain", "Q3 = 2 ** 0.5", "test_q3_leaky_gain"),
     wrong("Q4 answered with ELU's floor", "q4_selu_floor", "Q4 = -1.0", "test_q4_selu_floor"),
+    wrong("F.elu imported by name", "elu", '''
+from torch.nn.functional import elu as library_elu
+
+
+def elu(z, alpha=1.0):
+    return library_elu(z, alpha)
+''', "test_elu"),
 ]
 
 ALTERNATIVES = [

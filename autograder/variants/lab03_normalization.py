@@ -225,6 +225,14 @@ def zca_whiten(X, eps=1e-5):
     wrong("Q3 forgets num_batches_tracked", "q3_state_dict_size", "Q3 = 400", "test_q3_state_dict_size"),
     wrong("Q3 counts the parameters only", "q3_state_dict_size", "Q3 = 200", "test_q3_state_dict_size"),
     wrong("Q6 answered a", "q6_layer_norm", 'Q6 = "a"', "test_q6_layer_norm"),
+    wrong("F.layer_norm imported by name", "layer_norm", '''
+from torch.nn.functional import layer_norm as library_layer_norm
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    return library_layer_norm(x, tuple(normalized_shape) if not isinstance(normalized_shape, int)
+                              else (normalized_shape,), weight, bias, eps)
+''', "test_layer_norm"),
 ]
 
 ALTERNATIVES = [

@@ -223,6 +223,13 @@ def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
           "test_q2_value_clipping"),
     wrong("Q4 answered with the inverse factor", "q4_clip_factor", "Q4 = 4", "test_q4_clip_factor"),
     wrong("Q5 answered before backward()", "q5_where_to_clip", 'Q5 = "a"', "test_q5_where_to_clip"),
+    wrong("clip_grad_norm_ imported by name", "clip_grad_norm", '''
+from torch.nn.utils import clip_grad_norm_
+
+
+def clip_grad_norm(parameters, max_norm):
+    return clip_grad_norm_(parameters, max_norm)
+''', "test_clip_grad_norm"),
 ]
 
 ALTERNATIVES = [

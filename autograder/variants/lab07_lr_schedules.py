@@ -396,6 +396,18 @@ def random_search(train_fn, space, n_trials, seed=0):
     wrong("Q4 reducing as soon as patience bad epochs are seen", "q4_plateau_lr", "Q4 = 0.025",
           "test_q4_plateau_lr"),
     wrong("Q3 answered a", "q3_one_cycle_momentum", 'Q3 = "a"', "test_q3_one_cycle_momentum"),
+    wrong("CosineAnnealingLR imported by name", "cosine_annealing", '''
+from torch.optim.lr_scheduler import CosineAnnealingLR
+
+
+def cosine_annealing(t, t_max, lr_max, lr_min=0.0):
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr_max)
+    scheduler = CosineAnnealingLR(optimizer, T_max=t_max, eta_min=lr_min)
+    for _ in range(t):
+        optimizer.step()
+        scheduler.step()
+    return scheduler.get_last_lr()[0]
+''', "test_cosine_annealing"),
 ]
 
 ALTERNATIVES = [

@@ -390,6 +390,15 @@ class EarlyStopping:
           "test_q3_dropout_scale"),
     wrong("Q4 answered without the factor 2", "q4_sgd_weight_decay", "Q4 = 5e-4",
           "test_q4_sgd_weight_decay"),
+    wrong("F.dropout imported by name", "dropout", '''
+from torch.nn.functional import dropout as library_dropout
+
+
+def dropout(x, p, training):
+    if not 0 <= p <= 1:
+        raise ValueError(p)
+    return library_dropout(x, p, training)
+''', "test_dropout"),
 ]
 
 ALTERNATIVES = [
