@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autograder.course import COURSE_ID
-from autograder.nbgrader_setup import use_this_interpreter_tools
+from autograder.nbgrader_setup import gradebook
 
 GRADES_CSV = "grades.csv"
 BY_EXERCISE_CSV = "grades_by_exercise.csv"
@@ -18,12 +17,9 @@ BY_EXERCISE_CSV = "grades_by_exercise.csv"
 
 def export_grades(course_dir: Path) -> tuple[Path, Path]:
     """Write both CSV files into `course_dir` from its gradebook, sorted, and return their paths."""
-    use_this_interpreter_tools()
-    from nbgrader.api import Gradebook
-
     totals, cells = [], []
-    with Gradebook(f"sqlite:///{(course_dir / 'gradebook.db').resolve()}", COURSE_ID) as gradebook:
-        for assignment in gradebook.assignments:
+    with gradebook(course_dir) as book:
+        for assignment in book.assignments:
             for submission in assignment.submissions:
                 student = submission.student.id
                 totals.append((student, assignment.name, _number(submission.score),

@@ -27,9 +27,8 @@ from pathlib import Path
 import nbformat
 
 from autograder import notebooks
-from autograder.course import COURSE_ID
 from autograder.export import export_grades
-from autograder.nbgrader_setup import use_this_interpreter_tools, write_course_config
+from autograder.nbgrader_setup import gradebook, use_this_interpreter_tools, write_course_config
 from autograder.scan import flags
 from autograder.submissions import Problem, Submission, collect
 
@@ -185,7 +184,7 @@ def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path,
         target.mkdir(parents=True)
         shutil.copy2(autograded, target / autograded.name)
     score = sum(cell["score"] or 0 for cell in cells.values())
-    max_score = sum(cell["max_score"] for cell in cells.values()) if cells else _max_score(base_db, lab)
+    max_score = sum(cell["max_score"] for cell in cells.values()) if cells else _max_score(out_dir, lab)
     return Outcome(student, lab, score, max_score, seconds, status, cells)
 
 
@@ -214,24 +213,20 @@ def _memory_cap(megabytes: int):
 
 def _merge(out_dir: Path, outcome: Outcome) -> None:
     """Write one outcome's scores into the course gradebook (zeros if it could not be graded)."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{(out_dir / 'gradebook.db').resolve()}", COURSE_ID) as gradebook:
-        gradebook.update_or_create_student(outcome.student_id)
-        gradebook.update_or_create_submission(outcome.lab_id, outcome.student_id)
-        notebook = gradebook.find_submission_notebook(outcome.lab_id, outcome.lab_id, outcome.student_id)
+    with gradebook(out_dir) as book:
+        book.update_or_create_student(outcome.student_id)
+        book.update_or_create_submission(outcome.lab_id, outcome.student_id)
+        notebook = book.find_submission_notebook(outcome.lab_id, outcome.lab_id, outcome.student_id)
         for grade in notebook.grades:
             cell = outcome.cells.get(grade.name)
             grade.auto_score = (cell or {}).get("score") or 0.0
             grade.needs_manual_grade = False
-        gradebook.db.commit()
+        book.db.commit()
 
 
-def _max_score(db: Path, lab_id: str) -> float:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{db.resolve()}") as gradebook:
-        return float(gradebook.find_assignment(lab_id).max_score)
+def _max_score(course_dir: Path, lab_id: str) -> float:
+    with gradebook(course_dir) as book:
+        return float(book.find_assignment(lab_id).max_score)
 
 
 def _last_line(text: str) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from traitlets.config import Config
@@ -64,3 +67,15 @@ c.CourseDirectory.course_id = "{course_id}"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 '''
+
+
+@contextlib.contextmanager
+def gradebook(course_dir: Path) -> Iterator:
+    """nbgrader's Gradebook of a course folder, without the SQLAlchemy warnings it provokes."""
+    use_this_interpreter_tools()
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        with Gradebook(f"sqlite:///{(course_dir / 'gradebook.db').resolve()}", COURSE_ID) as book:
+            yield book

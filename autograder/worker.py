@@ -20,7 +20,7 @@ from pathlib import Path
 from autograder import evidence
 from autograder.execute import EVENTS_ENV
 from autograder.grade import RESULT_FILE
-from autograder.nbgrader_setup import api, course_config
+from autograder.nbgrader_setup import api, course_config, gradebook
 
 GRADING_ENV = {
     "DNNLABS_QUICK": "1",
@@ -75,10 +75,8 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path):
 
 def read_scores(course: Path, lab_id: str, student_id: str) -> dict[str, dict[str, float | None]]:
     """Each grade cell's auto score and maximum for one submission, from a course's gradebook."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{(course / 'gradebook.db').resolve()}") as gradebook:
-        notebook = gradebook.find_submission_notebook(lab_id, lab_id, student_id)
+    with gradebook(course) as book:
+        notebook = book.find_submission_notebook(lab_id, lab_id, student_id)
         return {grade.name: {"score": grade.auto_score, "max_score": grade.max_score}
                 for grade in notebook.grades}
 
