@@ -6,6 +6,7 @@ notebook cell can show it and a test can inspect it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -21,10 +22,15 @@ def plot_learning_curves(histories: Mapping[str, History], title: str = "Learnin
     for index, (label, history) in enumerate(histories.items()):
         color = f"C{index % 10}"
         epochs = history["epoch"]
-        ax_loss.plot(epochs, history["train_loss"], "--", color=color, label=f"{label} (train)")
-        ax_loss.plot(epochs, history["valid_loss"], "-", color=color, label=f"{label} (valid)")
-        ax_metric.plot(epochs, history["train_metric"], "--", color=color, label=f"{label} (train)")
-        ax_metric.plot(epochs, history["valid_metric"], "-", color=color, label=f"{label} (valid)")
+        marker = "o" if len(epochs) < 12 else None
+        ax_loss.plot(epochs, history["train_loss"], "--", color=color, marker=marker,
+                     label=f"{label} (train)")
+        ax_loss.plot(epochs, history["valid_loss"], "-", color=color, marker=marker,
+                     label=f"{label} (valid)")
+        ax_metric.plot(epochs, history["train_metric"], "--", color=color, marker=marker,
+                       label=f"{label} (train)")
+        ax_metric.plot(epochs, history["valid_metric"], "-", color=color, marker=marker,
+                       label=f"{label} (valid)")
     ax_loss.set(title="Loss", xlabel="epoch", ylabel="loss")
     ax_metric.set(title=metric_name.capitalize(), xlabel="epoch", ylabel=metric_name)
     for ax in (ax_loss, ax_metric):
@@ -77,9 +83,16 @@ def plot_schedules(schedules: Mapping[str, Sequence[float]], title: str = "Learn
 def plot_range_test(lrs: Sequence[float], losses: Sequence[float],
                     suggestion: float | None = None,
                     title: str = "Learning-rate range test") -> Figure:
-    """Loss against a log-scaled learning rate, with the suggested rate marked."""
+    """Loss against a log-scaled learning rate, with the suggested rate marked.
+
+    The y axis stops at twice the first loss, so the final explosion does not squash the
+    part of the curve that matters.
+    """
     fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
     ax.plot(list(lrs), list(losses), label="loss per iteration")
+    finite = [loss for loss in losses if math.isfinite(loss)]
+    if finite:
+        ax.set_ylim(min(finite) * 0.95, max(min(2 * finite[0], max(finite)), min(finite)) * 1.05)
     if suggestion is not None:
         ax.axvline(suggestion, color="C3", linestyle="--", label=f"suggested lr = {suggestion:.2g}")
     ax.set_xscale("log")

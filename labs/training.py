@@ -121,6 +121,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     - `clip_grad_norm` clips the global gradient norm before each optimizer step.
     - `early_stopping.step(record[monitor], model)` runs after each epoch; True stops
       training, and `early_stopping.restore(model)` (if it has one) runs at the end.
+    - Without `valid`, the valid_* columns are NaN (nothing is evaluated twice on training data).
     - `augment` transforms each training batch of inputs (on the device).
     - `amp` turns on mixed precision where it helps (CUDA); it is a no-op on a CPU.
     """
@@ -130,8 +131,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
         raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}.")
     if monitor not in COLUMNS:
         raise ValueError(f"monitor must be one of {', '.join(COLUMNS)}, got {monitor!r}.")
-    if valid is None and monitor.startswith("valid"):
-        valid = train
+    watches_valid = early_stopping is not None or isinstance(
+        scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if valid is None and watches_valid and monitor.startswith("valid"):
+        raise ValueError(f"Early stopping and ReduceLROnPlateau watch {monitor!r}, but no validation "
+                         "data was given: pass valid=(X_valid, y_valid), or monitor='train_loss'.")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = X_train.device
     scaler = grad_scaler(device, enabled=amp)

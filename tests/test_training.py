@@ -98,6 +98,17 @@ def test_fit_stops_early_and_restores(problem):
     assert stopper.metrics == history["valid_loss"]
 
 
+def test_fit_without_validation_data_leaves_valid_columns_empty(problem):
+    train, _ = problem
+    model = small_model()
+    history = labs.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), train, epochs=1,
+                       progress=False)
+    assert math.isnan(history.last["valid_loss"]) and not math.isnan(history.last["train_loss"])
+    with pytest.raises(ValueError, match="no validation data"):
+        labs.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), train, epochs=1,
+                 early_stopping=StopAfter(1), progress=False)
+
+
 def test_fit_augments_training_batches_only(problem):
     seen = []
     model = small_model()
