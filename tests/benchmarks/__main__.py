@@ -1,0 +1,204 @@
+"""Benchmarks that print figures, with ratios measured side by side in one run.
+
+    python -m tests.benchmarks                 # everything, on this machine's CPU
+    python -m tests.benchmarks loader grade    # some of it
+    python -m tests.benchmarks capstone --device cuda   # on a GPU: also mixed precision on/off
+
+loader    one epoch of the same 784-300-100-10 MLP (batch 32) fed by the book's loader
+          (torchvision FashionMNIST + ToTensor + DataLoader) and by on-device batching
+run       seconds per lab of `autograder run --quick`, and the slowest cells of the slowest lab
+grade     seconds per submission of `autograder grade`, serial and with --jobs 2, on 20
+capstone  seconds per epoch of the capstone's MLP variants and its CNN (CIFAR-10 shapes)
+
+Data is the synthetic stand-in (same shapes, so the same cost as the real data sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DNNLABS_DATASET", "synthetic")
+
+import torch
+from torch import nn
+
+import labs
+from labs.data import FASHION_MNIST, synthetic_images
+
+SUITES = ("loader", "run", "grade", "capstone")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suites", nargs="*", choices=SUITES, default=list(SUITES))
+    parser.add_argument("--device", default="cpu", help="device for the capstone figures (cpu, cuda)")
+    args = parser.parse_args()
+    print(f"# {labs.describe_device(torch.device('cpu'))}, PyTorch {torch.__version__}, "
+          f"{os.cpu_count()} logical CPUs")
+    for suite in args.suites or SUITES:
+        start = time.perf_counter()
+        print(f"\n## {suite}")
+        {"loader": bench_loader, "run": bench_run, "grade": bench_grade,
+         "capstone": lambda: bench_capstone(args.device)}[suite]()
+        print(f"({suite}: {time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
+                         nn.Linear(100, 10))
+
+
+def _write_idx(path: Path, array: torch.Tensor) -> None:
+    magic = {1: 0x801, 3: 0x803}[array.ndim]
+    with open(path, "wb") as handle:
+        handle.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape))
+        handle.write(array.to(torch.uint8).numpy().tobytes())
+
+
+def _fashion_root(folder: Path) -> Path:
+    """A Fashion-MNIST root holding the stand-in as the real idx files, for torchvision to read."""
+    raw = folder / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n, prefix in (("train", 60_000, "train"), ("test", 10_000, "t10k")):
+        X, y = synthetic_images(FASHION_MNIST, split, n)
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", (X[:, 0] * 255).round())
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
+    return folder
+
+
+def _one_epoch(model: nn.Module, batches) -> float:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    for xb, yb in batches:
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def bench_loader() -> None:
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = _fashion_root(Path(scratch))
+        book = datasets.FashionMNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
+        book_train = torch.utils.data.Subset(book, range(55_000))
+        data = labs.load_fashion_mnist(root=root, source="real", verbose=False)
+        rows = []
+        for attempt in range(2):
+            labs.seed_everything(attempt)
+            book_seconds = _one_epoch(_mlp(), DataLoader(book_train, batch_size=32, shuffle=True))
+            labs.seed_everything(attempt)
+            ours_seconds = _one_epoch(_mlp(), labs.batches(*data.train, 32))
+            rows.append((book_seconds, ours_seconds))
+    print(f"{'epoch of 55,000 images, batch 32':40s} {'book loader':>12s} {'on-device':>10s} {'ratio':>6s}")
+    for index, (book_seconds, ours_seconds) in enumerate(rows, start=1):
+        print(f"{'run ' + str(index):40s} {book_seconds:11.2f}s {ours_seconds:9.2f}s "
+              f"{book_seconds / ours_seconds:5.1f}×")
+
+
+def bench_run() -> None:
+    from autograder import notebooks
+    from autograder.course import all_labs
+    from autograder.run import format_table, run_lab
+
+    with tempfile.TemporaryDirectory() as scratch:
+        results = [run_lab(lab, Path(scratch), quick=True) for lab in all_labs()]
+        print(format_table(results))
+        slowest = max(results, key=lambda result: result.seconds)
+        cells = [(cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0, index, cell)
+                 for index, cell in enumerate(notebooks.read(slowest.output).cells)
+                 if cell.cell_type == "code"]
+        print(f"slowest cells of {slowest.lab.lab_id}:")
+        for seconds, index, cell in sorted(cells, key=lambda item: item[0], reverse=True)[:5]:
+            first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+            print(f"  {seconds:6.2f}s  cell {index:2d}  {first_line[:70]}")
+
+
+def bench_grade(n_submissions: int = 20) -> None:
+    from autograder.course import all_labs
+    from autograder.examples import answered, reference_answers
+    from autograder.grade import grade
+    from autograder.notebooks import read, write
+    from autograder.release import release
+
+    lab = all_labs()[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        released = release([lab], root / "release")
+        submission = answered(read(released.course_dir / "release" / lab.lab_id / lab.notebook.name),
+                              reference_answers(lab))
+        for index in range(n_submissions):
+            write(submission, root / "submissions" / f"student{index:02d}" / lab.lab_id / lab.notebook.name)
+        seconds = {}
+        for jobs in (1, 2):
+            start = time.perf_counter()
+            report = grade(root / "submissions", root / f"graded{jobs}", released.out_dir, jobs=jobs)
+            seconds[jobs] = time.perf_counter() - start
+            assert all(o.score == o.max_score for o in report.outcomes), "the benchmark grades references"
+        csvs = {(root / f"graded{jobs}" / "grades.csv").read_text() for jobs in seconds}
+    print(f"{n_submissions} submissions of {lab.lab_id} (reference answers)")
+    for jobs, total in seconds.items():
+        print(f"  --jobs {jobs}: {total:6.1f} s in all, {total / n_submissions:5.1f} s per submission")
+    print(f"  speed-up with 2 jobs: {seconds[1] / seconds[2]:.2f}×; identical grades.csv: {len(csvs) == 1}")
+
+
+def capstone_models() -> list[tuple[str, object, int, int]]:
+    """(name, builder, batch size, images timed) for the capstone's MLP variants and its CNN.
+
+    The MLPs come from the reference `build_mlp`; the CNN from the capstone notebook's own cell,
+    so the figure is that of the network students train.
+    """
+    import ast
+
+    from autograder import notebooks
+    from autograder.course import find_labs
+    from solutions.lab09_cifar10_capstone import build_mlp
+
+    lab = find_labs(["09"])[0]
+    cell = next(c for c in notebooks.read(lab.notebook).cells if "def make_cnn(" in c.source)
+    tree = ast.parse(cell.source)
+    tree.body = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    scope = {"torch": torch, "nn": nn, "Tensor": torch.Tensor, "labs": labs}
+    exec(compile(tree, str(lab.notebook), "exec"), scope)
+    return [
+        ("MLP 20×100 SiLU, He", lambda: build_mlp(), 32, 4_096),
+        ("MLP 20×100 SiLU + batch norm", lambda: build_mlp(batch_norm=True), 32, 4_096),
+        ("MLP 20×100 SELU, LeCun", lambda: build_mlp(activation="selu", selu=True), 32, 4_096),
+        ("MLP 20×100 SELU + alpha dropout 0.1",
+         lambda: build_mlp(activation="selu", selu=True, alpha_dropout=0.1), 32, 4_096),
+        ("CNN (make_cnn, width 64)", lambda: scope["make_cnn"](64), 128, 512),
+    ]
+
+
+def bench_capstone(device_name: str) -> None:
+    device = labs.choose_device(device_name)
+    print(f"device: {labs.describe_device(device)}")
+    data = labs.load_cifar10(n_train=4_096, n_valid=0, n_test=0, device=device, verbose=False)
+    for name, build, batch_size, n_images in capstone_models():
+        train = (data.X_train[:n_images], data.y_train[:n_images])
+        for amp in ((False, True) if device.type == "cuda" else (False,)):
+            labs.seed_everything(0)
+            model = labs.to_device(build(), device)
+            optimizer = torch.optim.NAdam(model.parameters(), lr=1e-3)
+            labs.fit(model, optimizer, train, epochs=1, batch_size=batch_size, amp=amp, progress=False)
+            start = time.perf_counter()
+            labs.fit(model, optimizer, train, epochs=2, batch_size=batch_size, amp=amp, progress=False)
+            seconds = (time.perf_counter() - start) / 2
+            print(f"  {name:36s} batch {batch_size:3d}  amp {'on ' if amp else 'off'}  "
+                  f"{seconds / n_images * 45_000:7.1f} s per 45,000-image epoch (timed on {n_images:,})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
