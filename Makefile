@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lab lint clean
+.PHONY: install demo test lab lint bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m autograder release
 	$(BIN)/jupyter lab build/release/student
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
