@@ -5,7 +5,8 @@
     python -m tests.benchmarks capstone --device cuda   # on a GPU: also mixed precision on/off
 
 loader    one epoch of the same 784-300-100-10 MLP (batch 32) fed by the book's loader
-          (torchvision FashionMNIST + ToTensor + DataLoader) and by on-device batching
+          (torchvision FashionMNIST + ToTensor + DataLoader) and by on-device batching; the
+          same steps on ready-made batches (compute alone); and each data path alone
 run       seconds per lab of `autograder run --quick`, and the slowest cells of the slowest lab
 grade     seconds per submission of `autograder grade`, serial and with --jobs 2, on 20
 capstone  seconds per epoch of the capstone's MLP variants and its CNN (CIFAR-10 shapes)
@@ -86,7 +87,15 @@ def _one_epoch(model: nn.Module, batches) -> float:
     return time.perf_counter() - start
 
 
+def _iterate(batches) -> float:
+    start = time.perf_counter()
+    for _ in batches:
+        pass
+    return time.perf_counter() - start
+
+
 def bench_loader() -> None:
+    """Full training epochs with each data path, the data paths alone, and the compute alone."""
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
@@ -95,17 +104,24 @@ def bench_loader() -> None:
         book = datasets.FashionMNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
         book_train = torch.utils.data.Subset(book, range(55_000))
         data = labs.load_fashion_mnist(root=root, source="real", verbose=False)
+        fixed = list(labs.batches(*data.train, 32))
         rows = []
         for attempt in range(2):
             labs.seed_everything(attempt)
-            book_seconds = _one_epoch(_mlp(), DataLoader(book_train, batch_size=32, shuffle=True))
+            book_epoch = _one_epoch(_mlp(), DataLoader(book_train, batch_size=32, shuffle=True))
             labs.seed_everything(attempt)
-            ours_seconds = _one_epoch(_mlp(), labs.batches(*data.train, 32))
-            rows.append((book_seconds, ours_seconds))
-    print(f"{'epoch of 55,000 images, batch 32':40s} {'book loader':>12s} {'on-device':>10s} {'ratio':>6s}")
-    for index, (book_seconds, ours_seconds) in enumerate(rows, start=1):
-        print(f"{'run ' + str(index):40s} {book_seconds:11.2f}s {ours_seconds:9.2f}s "
-              f"{book_seconds / ours_seconds:5.1f}×")
+            ours_epoch = _one_epoch(_mlp(), labs.batches(*data.train, 32))
+            compute = _one_epoch(_mlp(), fixed)
+            book_data = _iterate(DataLoader(book_train, batch_size=32, shuffle=True))
+            ours_data = _iterate(labs.batches(*data.train, 32))
+            rows.append((book_epoch, ours_epoch, compute, book_data, ours_data))
+    print("55,000 images, batch 32, 784-300-100-10 MLP, SGD")
+    print(f"{'':8s} {'epoch: book':>12s} {'on-device':>10s} {'ratio':>6s} {'compute only':>13s}   "
+          f"{'data alone: book':>17s} {'on-device':>10s} {'ratio':>7s}")
+    for index, (book_epoch, ours_epoch, compute, book_data, ours_data) in enumerate(rows, start=1):
+        print(f"{'run ' + str(index):8s} {book_epoch:11.2f}s {ours_epoch:9.2f}s "
+              f"{book_epoch / ours_epoch:5.1f}× {compute:12.2f}s   {book_data:16.2f}s {ours_data:9.3f}s "
+              f"{book_data / ours_data:6.0f}×")
 
 
 def bench_run() -> None:
