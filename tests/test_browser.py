@@ -60,6 +60,7 @@ def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
         (folder / f"{name}.jupyterlab-settings").write_text(content)
     env = dict(os.environ, DNNLABS_QUICK="1", DNNLABS_DATASET="synthetic",
                JUPYTER_CONFIG_DIR=str(scratch / "config"), JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
+               JUPYTER_DATA_DIR=str(scratch / "data"), IPYTHONDIR=str(scratch / "ipython"),
                JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"))
     env.pop("MPLBACKEND", None)
@@ -137,6 +138,30 @@ def _menu(page, menu: str, item: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{re.escape(item)}$")).first.click()
 
 
+def _wait_for_kernel(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the page is connected to an idle kernel.
+
+    JupyterLab skips cells that are run before the notebook has a kernel, and its execution
+    indicator already reads "idle" then, so the status bar's kernel status is what counts.
+    """
+    kernel = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).first
+    kernel.wait_for(state="attached", timeout=timeout_ms)
+
+
+@contextlib.contextmanager
+def explained(page, log: Path) -> Iterator[None]:
+    """Turn a timeout into a failure that shows what the page and the server last said."""
+    try:
+        yield
+    except sync_api.TimeoutError as error:
+        status = " · ".join(page.locator(".jp-StatusBar-TextItem").all_inner_texts())
+        outputs = page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()
+        dialogs = page.locator(".jp-Dialog").all_inner_texts()
+        raise AssertionError(f"{error}\nstatus bar: {status}\ndialogs: {dialogs}\n"
+                             f"last outputs: {[text[-300:] for text in outputs[-3:]]}\n"
+                             f"server log:\n{log.read_text()[-3000:]}") from error
+
+
 def _answer(cell_id: str) -> str:
     """The reference answer as a student would type it: without the solution markers."""
     lines = reference_answers(LAB)[cell_id].splitlines()
@@ -147,10 +172,12 @@ def test_student_runs_the_lab_in_jupyterlab(released, tmp_path, browser_page):
     root = tmp_path / "student"
     shutil.copytree(released.student_dir / LAB.lab_id, root / LAB.lab_id)
     page = browser_page
-    with jupyterlab(root, tmp_path / "server") as (base, token), screenshot_on_failure(page, "student"):
+    server = tmp_path / "server"
+    with (jupyterlab(root, server) as (base, token), screenshot_on_failure(page, "student"),
+          explained(page, server / "server.log")):
         page.goto(f"{base}/lab/tree/{LAB.lab_id}/{LAB.notebook.name}?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=90_000)
+        _wait_for_kernel(page)
         _menu(page, "Run", "Run All Cells")
 
         outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
@@ -181,7 +208,9 @@ def test_instructor_opens_formgrader_on_the_course(released, tmp_path, browser_p
     course = tmp_path / "course"
     shutil.copytree(released.course_dir, course)
     page = browser_page
-    with jupyterlab(course, tmp_path / "server") as (base, token), screenshot_on_failure(page, "formgrader"):
+    server = tmp_path / "server"
+    with (jupyterlab(course, server) as (base, token), screenshot_on_failure(page, "formgrader"),
+          explained(page, server / "server.log")):
         page.goto(f"{base}/formgrader?token={token}")
         table = page.locator("body")
         for lab in LABS:
