@@ -7,7 +7,8 @@ import pytest
 
 from autograder import notebooks, selfcheck
 from autograder.examples import blank, reference_answers
-from tests.labs_under_test import lab_params, variant_params
+from autograder.variants import edited
+from tests.labs_under_test import LABS, lab_params, variant_params
 
 
 @pytest.mark.parametrize("lab", lab_params())
@@ -49,3 +50,10 @@ def test_every_exercise_has_a_known_mistake(lab):
                  if not notebooks.grade_id(c).startswith("test_q")}
     caught = set().union(*(m.fails for m in lab.variants().MISTAKES))
     assert exercises <= caught, f"no known mistake for {sorted(exercises - caught)}"
+
+
+def test_a_mistake_written_as_an_edit_must_still_find_its_text():
+    with pytest.raises(ValueError, match="not exactly once in the reference lr_range_test"):
+        edited("lab07_lr_schedules", "lr_range_test", ("a line the reference does not hold", ""))
+    lab07 = next(lab for lab in LABS if lab.module_name == "lab07_lr_schedules")
+    assert edited("lab07_lr_schedules", "lr_range_test") == reference_answers(lab07)["lr_range_test"]

@@ -4,7 +4,11 @@ answers written differently that they must accept. Instructor side only.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+
+from autograder.course import REPO
+from autograder.sync import solution_regions
 
 
 @dataclass(frozen=True)
@@ -31,3 +35,22 @@ def wrong(name: str, cell: str, source: str, *fails: str) -> Variant:
 def right(name: str, cell: str, source: str) -> Variant:
     """A correct answer to `cell`, written differently, that every test must accept."""
     return Variant(name, cell, source)
+
+
+@functools.cache
+def _reference(module_name: str) -> dict[str, str]:
+    return solution_regions(REPO / "solutions" / f"{module_name}.py")
+
+
+def edited(module_name: str, cell: str, *changes: tuple[str, str]) -> str:
+    """The reference solution of `cell` in `solutions/<module_name>.py` with each (old, new) replaced.
+
+    A mistake written as an edit shows only what is wrong, and stays a mistake of the current
+    reference: an `old` that is not exactly once in it fails loudly.
+    """
+    source = _reference(module_name)[cell]
+    for old, new in changes:
+        if source.count(old) != 1:
+            raise ValueError(f"{module_name} variants: {old!r} is not exactly once in the reference {cell}.")
+        source = source.replace(old, new)
+    return source

@@ -1,70 +1,24 @@
 """Known answers to lab 07: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+import functools
+
+from autograder.variants import Variant, edited, right, wrong
+
+_edit = functools.partial(edited, "lab07_lr_schedules")
+_RANGE = "lr_range_test"
+
+
+def _range_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference range test, written as the edit that makes it."""
+    return wrong(name, _RANGE, _edit(_RANGE, *changes), "test_lr_range_test")
+
 
 MISTAKES = [
-    wrong("range test growing the rate linearly", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, smoothed, best = [], [], None, math.inf
-    for i in range(num_iters):
-        lr = start_lr + (end_lr - start_lr) * i / (num_iters - 1)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
-            break
-    model.load_state_dict(saved_model)
-    optimizer.load_state_dict(saved_optimizer)
-    return lrs, losses
-''', "test_lr_range_test"),
-    wrong("range test leaving the model trained (weights not restored)", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, smoothed, best = [], [], None, math.inf
-    for i in range(num_iters):
-        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
-            break
-    return lrs, losses
-''', "test_lr_range_test"),
+    _range_mistake("range test growing the rate linearly",
+                   ("lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))",
+                    "lr = start_lr + (end_lr - start_lr) * i / (num_iters - 1)")),
+    _range_mistake("range test leaving the model trained (weights not restored)",
+                   ("        model.load_state_dict(saved_model)\n", "")),
     wrong("suggest_lr returning the minimum-loss rate itself", "suggest_lr", '''
 def suggest_lr(lrs, losses):
     finite = [i for i, loss in enumerate(losses) if math.isfinite(loss)]
@@ -108,165 +62,20 @@ def one_cycle(t, total_steps, max_lr, pct_start=0.3, anneal_strategy="cos", base
 def exponential_schedule(t, lr0, gamma):
     return lr0 * gamma ** (t + 1)
 ''', "test_exponential_schedule"),
-    wrong("range test saving state_dict() without copying it", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
-    saved_model = model.state_dict()
-    saved_optimizer = optimizer.state_dict()
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, smoothed, best = [], [], None, math.inf
-    for i in range(num_iters):
-        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
-            break
-    model.load_state_dict(saved_model)
-    optimizer.load_state_dict(saved_optimizer)
-    return lrs, losses
-''', "test_lr_range_test"),
-    wrong("range test restoring the model but not the optimizer", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
-    saved_model = copy.deepcopy(model.state_dict())
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, smoothed, best = [], [], None, math.inf
-    for i in range(num_iters):
-        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
-            break
-    model.load_state_dict(saved_model)
-    return lrs, losses
-''', "test_lr_range_test"),
-    wrong("range test recording raw, unsmoothed losses", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, best = [], [], math.inf
-    for i in range(num_iters):
-        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        lrs.append(lr)
-        losses.append(loss.item())
-        best = min(best, loss.item())
-        if not math.isfinite(loss.item()) or loss.item() > stop_factor * best:
-            break
-    model.load_state_dict(saved_model)
-    optimizer.load_state_dict(saved_optimizer)
-    return lrs, losses
-''', "test_lr_range_test"),
-    wrong("range test ignoring the optimizer passed in", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    saved_model = copy.deepcopy(model.state_dict())
-    sgd = torch.optim.SGD(model.parameters(), lr=start_lr)
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, smoothed, best = [], [], None, math.inf
-    for i in range(num_iters):
-        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
-        for group in sgd.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        sgd.zero_grad()
-        loss.backward()
-        sgd.step()
-        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if not math.isfinite(smoothed) or smoothed > stop_factor * best:
-            break
-    model.load_state_dict(saved_model)
-    return lrs, losses
-''', "test_lr_range_test"),
-    wrong("range test that never stops on NaN", "lr_range_test", '''
-def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=300, batch_size=32,
-                  stop_factor=4.0, optimizer=None):
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-
-    def endless():
-        while True:
-            yield from labs.batches(X, y, batch_size)
-
-    data = endless()
-    lrs, losses, smoothed, best = [], [], None, math.inf
-    for i in range(num_iters):
-        lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        xb, yb = next(data)
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        smoothed = loss.item() if smoothed is None else 0.9 * smoothed + 0.1 * loss.item()
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if smoothed > stop_factor * best:
-            break
-    model.load_state_dict(saved_model)
-    optimizer.load_state_dict(saved_optimizer)
-    return lrs, losses
-''', "test_lr_range_test"),
+    _range_mistake("range test saving state_dict() without copying it",
+                   ("copy.deepcopy(model.state_dict())", "model.state_dict()"),
+                   ("copy.deepcopy(optimizer.state_dict())", "optimizer.state_dict()")),
+    _range_mistake("range test restoring the model but not the optimizer",
+                   ("        optimizer.load_state_dict(saved_optimizer)\n", "")),
+    _range_mistake("range test recording raw, unsmoothed losses",
+                   ("smoothed = value if smoothed is None else 0.9 * smoothed + 0.1 * value",
+                    "smoothed = value")),
+    _range_mistake("range test ignoring the optimizer passed in",
+                   ("    if optimizer is None:\n        optimizer = torch.optim.SGD(",
+                    "    optimizer = torch.optim.SGD(")),
+    _range_mistake("range test that never stops on NaN",
+                   ("if not math.isfinite(smoothed) or smoothed > stop_factor * best:",
+                    "if smoothed > stop_factor * best:")),
     wrong("suggest_lr with torch.argmin, NaN not skipped", "suggest_lr", '''
 def suggest_lr(lrs, losses):
     return lrs[int(torch.tensor(losses).argmin())] / 10
