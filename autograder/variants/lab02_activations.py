@@ -1,6 +1,14 @@
 """Known answers to lab 02: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+from autograder.variants import Variant, edited, right, wrong
+
+_GATE = "F.silu(self.beta * z1) * z2"
+
+
+def _swiglu_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference SwiGLU, written as the edit that makes it."""
+    return wrong(name, "swiglu", edited("lab02_activations", "swiglu", *changes), "test_swiglu")
+
 
 SELU_CONSTANTS = '''
 SELU_ALPHA = 1.6732632423543772
@@ -111,50 +119,10 @@ class Swish(nn.Module):
     def forward(self, z):
         return z * torch.sigmoid(self.beta * z)
 ''', "test_swish_layer"),
-    wrong("SwiGLU gating z1 by itself", "swiglu", '''
-class SwiGLU(nn.Module):
-    def __init__(self, in_features, out_features, beta=1.0):
-        super().__init__()
-        self.linear = nn.Linear(in_features, 2 * out_features)
-        self.beta = beta
-
-    def forward(self, x):
-        z1, z2 = self.linear(x).chunk(2, dim=-1)
-        return F.silu(self.beta * z1) * z1
-''', "test_swiglu"),
-    wrong("SwiGLU with beta outside the SiLU", "swiglu", '''
-class SwiGLU(nn.Module):
-    def __init__(self, in_features, out_features, beta=1.0):
-        super().__init__()
-        self.linear = nn.Linear(in_features, 2 * out_features)
-        self.beta = beta
-
-    def forward(self, x):
-        z1, z2 = self.linear(x).chunk(2, dim=-1)
-        return self.beta * F.silu(z1) * z2
-''', "test_swiglu"),
-    wrong("SwiGLU gating the second half", "swiglu", '''
-class SwiGLU(nn.Module):
-    def __init__(self, in_features, out_features, beta=1.0):
-        super().__init__()
-        self.linear = nn.Linear(in_features, 2 * out_features)
-        self.beta = beta
-
-    def forward(self, x):
-        z1, z2 = self.linear(x).chunk(2, dim=-1)
-        return F.silu(self.beta * z2) * z1
-''', "test_swiglu"),
-    wrong("SwiGLU splitting along the batch dimension", "swiglu", '''
-class SwiGLU(nn.Module):
-    def __init__(self, in_features, out_features, beta=1.0):
-        super().__init__()
-        self.linear = nn.Linear(in_features, 2 * out_features)
-        self.beta = beta
-
-    def forward(self, x):
-        z1, z2 = self.linear(x).chunk(2, dim=0)
-        return F.silu(self.beta * z1) * z2
-''', "test_swiglu"),
+    _swiglu_mistake("SwiGLU gating z1 by itself", (_GATE, "F.silu(self.beta * z1) * z1")),
+    _swiglu_mistake("SwiGLU with beta outside the SiLU", (_GATE, "self.beta * F.silu(z1) * z2")),
+    _swiglu_mistake("SwiGLU gating the second half", (_GATE, "F.silu(self.beta * z2) * z1")),
+    _swiglu_mistake("SwiGLU splitting along the batch dimension", ("chunk(2, dim=-1)", "chunk(2, dim=0)")),
     wrong("dead_fraction counting units that are zero on some instances", "dead_fraction", '''
 def dead_fraction(model, X):
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]

@@ -1,6 +1,22 @@
 """Known answers to lab 04: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+from autograder.variants import Variant, edited, right, wrong
+
+# Lines of the reference train_step, for mistakes written as edits of it.
+_FORWARD = "    loss = loss_fn(model(X), y)\n"
+_BACKWARD = "    loss.backward()\n    grad_norm_before = global_grad_norm()\n"
+_CLIP = ("    if max_norm is not None:\n        clip_grad_norm(model.parameters(), max_norm)\n"
+         "    if clip_value is not None:\n        clip_grad_value(model.parameters(), clip_value)\n")
+_AFTER = "    grad_norm_after = global_grad_norm()\n"
+_STEP = "    optimizer.step()\n"
+_ZERO = "    optimizer.zero_grad()\n"
+
+
+def _step_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference train_step, written as the edit that makes it."""
+    source = edited("lab04_gradient_clipping", "train_step", *changes)
+    return wrong(name, "train_step", source, "test_train_step")
+
 
 MISTAKES = [
     wrong("each parameter clipped to its own norm instead of the global norm", "clip_grad_norm", '''
@@ -44,53 +60,9 @@ def clip_grad_value(parameters, clip_value):
         if p.grad is not None:
             p.grad.clamp_(max=clip_value)
 ''', "test_clip_grad_value"),
-    wrong("train_step clips before backward()", "train_step", '''
-def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
-    def norm():
-        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
-    loss = loss_fn(model(X), y)
-    if max_norm is not None:
-        clip_grad_norm(model.parameters(), max_norm)
-    if clip_value is not None:
-        clip_grad_value(model.parameters(), clip_value)
-    loss.backward()
-    before = norm()
-    after = norm()
-    optimizer.step()
-    optimizer.zero_grad()
-    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
-''', "test_train_step"),
-    wrong("train_step clips after step()", "train_step", '''
-def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
-    def norm():
-        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
-    loss = loss_fn(model(X), y)
-    loss.backward()
-    before = norm()
-    optimizer.step()
-    if max_norm is not None:
-        clip_grad_norm(model.parameters(), max_norm)
-    if clip_value is not None:
-        clip_grad_value(model.parameters(), clip_value)
-    after = norm()
-    optimizer.zero_grad()
-    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
-''', "test_train_step"),
-    wrong("train_step never zeroes the gradients", "train_step", '''
-def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
-    def norm():
-        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
-    loss = loss_fn(model(X), y)
-    loss.backward()
-    before = norm()
-    if max_norm is not None:
-        clip_grad_norm(model.parameters(), max_norm)
-    if clip_value is not None:
-        clip_grad_value(model.parameters(), clip_value)
-    after = norm()
-    optimizer.step()
-    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
-''', "test_train_step"),
+    _step_mistake("train_step clips before backward()", (_BACKWARD + _CLIP, _CLIP + _BACKWARD)),
+    _step_mistake("train_step clips after step()", (_CLIP + _AFTER + _STEP, _STEP + _CLIP + _AFTER)),
+    _step_mistake("train_step never zeroes the gradients", (_ZERO, "")),
     wrong("a generator of parameters is gone through twice", "clip_grad_norm", '''
 def clip_grad_norm(parameters, max_norm):
     if isinstance(parameters, torch.Tensor):
@@ -171,54 +143,11 @@ def clip_grad_value(parameters, clip_value):
 def clip_grad_value(parameters, clip_value):
     torch.nn.utils.clip_grad_value_(parameters, clip_value)
 ''', "test_clip_grad_value"),
-    wrong("train_step zeroes the gradients before backward() only", "train_step", '''
-def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
-    def norm():
-        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
-    optimizer.zero_grad()
-    loss = loss_fn(model(X), y)
-    loss.backward()
-    before = norm()
-    if max_norm is not None:
-        clip_grad_norm(model.parameters(), max_norm)
-    if clip_value is not None:
-        clip_grad_value(model.parameters(), clip_value)
-    after = norm()
-    optimizer.step()
-    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
-''', "test_train_step"),
-    wrong("train_step zeroes the gradients before step()", "train_step", '''
-def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
-    def norm():
-        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
-    loss = loss_fn(model(X), y)
-    loss.backward()
-    before = norm()
-    if max_norm is not None:
-        clip_grad_norm(model.parameters(), max_norm)
-    if clip_value is not None:
-        clip_grad_value(model.parameters(), clip_value)
-    after = norm()
-    optimizer.zero_grad()
-    optimizer.step()
-    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
-''', "test_train_step"),
-    wrong("train_step measures grad_norm_after before clipping", "train_step", '''
-def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
-    def norm():
-        return math.sqrt(sum((p.grad ** 2).sum().item() for p in model.parameters() if p.grad is not None))
-    loss = loss_fn(model(X), y)
-    loss.backward()
-    before = norm()
-    after = norm()
-    if max_norm is not None:
-        clip_grad_norm(model.parameters(), max_norm)
-    if clip_value is not None:
-        clip_grad_value(model.parameters(), clip_value)
-    optimizer.step()
-    optimizer.zero_grad()
-    return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
-''', "test_train_step"),
+    _step_mistake("train_step zeroes the gradients before backward() only",
+                  (_ZERO, ""), (_FORWARD, _ZERO + _FORWARD)),
+    _step_mistake("train_step zeroes the gradients before step()", (_STEP + _ZERO, _ZERO + _STEP)),
+    _step_mistake("train_step measures grad_norm_after before clipping",
+                  (_BACKWARD, _BACKWARD + _AFTER), (_CLIP + _AFTER, _CLIP)),
     wrong("Q2 answered with norm clipping's result", "q2_value_clipping", 'Q2 = "a"',
           "test_q2_value_clipping"),
     wrong("Q4 answered with the inverse factor", "q4_clip_factor", "Q4 = 4", "test_q4_clip_factor"),

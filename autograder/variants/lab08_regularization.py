@@ -1,6 +1,13 @@
 """Known answers to lab 08: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+from autograder.variants import Variant, edited, right, wrong
+
+
+def _stopping_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference EarlyStopping, written as the edit that makes it."""
+    source = edited("lab08_regularization", "early_stopping", *changes)
+    return wrong(name, "early_stopping", source, "test_early_stopping")
+
 
 MISTAKES = [
     wrong("ℓ1 penalty includes the biases", "l1_penalty", '''
@@ -283,26 +290,8 @@ def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
             norms = w.norm(dim=dim, keepdim=True)
             module.weight = nn.Parameter(w * norms.clamp(max=max_norm) / (norms + eps))
 ''', "test_apply_max_norm"),
-    wrong("early stopping that restores the last weights (no deep copy)", "early_stopping", '''
-class EarlyStopping:
-    def __init__(self, patience, min_delta=0.0, mode="min"):
-        if mode not in ("min", "max"):
-            raise ValueError(mode)
-        self.patience, self.min_delta, self.mode = patience, min_delta, mode
-        self.best, self.best_state, self.wait = None, None, 0
-
-    def step(self, metric, model):
-        sign = 1 if self.mode == "min" else -1
-        if self.best is None or sign * metric < sign * self.best - self.min_delta:
-            self.best, self.best_state, self.wait = metric, model.state_dict(), 0
-        else:
-            self.wait += 1
-        return self.wait >= self.patience
-
-    def restore(self, model):
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-''', "test_early_stopping"),
+    _stopping_mistake("early stopping that restores the last weights (no deep copy)",
+                      ("copy.deepcopy(model.state_dict())", "model.state_dict()")),
     wrong("early stopping that saves the parameters but not the buffers", "early_stopping", '''
 class EarlyStopping:
     def __init__(self, patience, min_delta=0.0, mode="min"):
@@ -326,65 +315,14 @@ class EarlyStopping:
                 for parameter, value in zip(model.parameters(), self.saved):
                     parameter.copy_(value)
 ''', "test_early_stopping"),
-    wrong("early stopping one epoch late (count > patience)", "early_stopping", '''
-class EarlyStopping:
-    def __init__(self, patience, min_delta=0.0, mode="min"):
-        if mode not in ("min", "max"):
-            raise ValueError(mode)
-        self.patience, self.min_delta, self.mode = patience, min_delta, mode
-        self.best, self.best_state, self.wait = None, None, 0
-
-    def step(self, metric, model):
-        sign = 1 if self.mode == "min" else -1
-        if self.best is None or sign * metric < sign * self.best - self.min_delta:
-            self.best, self.best_state, self.wait = metric, copy.deepcopy(model.state_dict()), 0
-        else:
-            self.wait += 1
-        return self.wait > self.patience
-
-    def restore(self, model):
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-''', "test_early_stopping"),
-    wrong("early stopping that ignores mode='max'", "early_stopping", '''
-class EarlyStopping:
-    def __init__(self, patience, min_delta=0.0, mode="min"):
-        if mode not in ("min", "max"):
-            raise ValueError(mode)
-        self.patience, self.min_delta = patience, min_delta
-        self.best, self.best_state, self.wait = None, None, 0
-
-    def step(self, metric, model):
-        if self.best is None or metric < self.best - self.min_delta:
-            self.best, self.best_state, self.wait = metric, copy.deepcopy(model.state_dict()), 0
-        else:
-            self.wait += 1
-        return self.wait >= self.patience
-
-    def restore(self, model):
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-''', "test_early_stopping"),
-    wrong("early stopping that ignores min_delta", "early_stopping", '''
-class EarlyStopping:
-    def __init__(self, patience, min_delta=0.0, mode="min"):
-        if mode not in ("min", "max"):
-            raise ValueError(mode)
-        self.patience, self.mode = patience, mode
-        self.best, self.best_state, self.wait = None, None, 0
-
-    def step(self, metric, model):
-        sign = 1 if self.mode == "min" else -1
-        if self.best is None or sign * metric < sign * self.best:
-            self.best, self.best_state, self.wait = metric, copy.deepcopy(model.state_dict()), 0
-        else:
-            self.wait += 1
-        return self.wait >= self.patience
-
-    def restore(self, model):
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-''', "test_early_stopping"),
+    _stopping_mistake("early stopping one epoch late (count > patience)",
+                      (">= self.patience", "> self.patience")),
+    _stopping_mistake("early stopping that ignores mode='max'",
+                      ('elif self.mode == "min":', "else:"),
+                      ("        else:\n            improved = metric > self.best + self.min_delta\n", "")),
+    _stopping_mistake("early stopping that ignores min_delta",
+                      ("metric < self.best - self.min_delta", "metric < self.best"),
+                      ("metric > self.best + self.min_delta", "metric > self.best")),
     wrong("Q1 answered a", "q1_dropout_inference", 'Q1 = "a"', "test_q1_dropout_inference"),
     wrong("Q3 answered with the keep probability", "q3_dropout_scale", "Q3 = 0.8",
           "test_q3_dropout_scale"),

@@ -1,6 +1,8 @@
 """Known answers to lab 09: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+import functools
+
+from autograder.variants import Variant, edited, right, wrong
 
 _REGISTRY = '''
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
@@ -13,68 +15,26 @@ def _build_mlp(body: str) -> str:
     return _REGISTRY + "\n\n" + body.strip("\n") + "\n"
 
 
+_mlp_edit = functools.partial(edited, "lab09_cifar10_capstone", "build_mlp")
+_NORM = "        if batch_norm:\n            layers.append(nn.BatchNorm1d(n_neurons))\n"
+_ACTIVATION = "        layers.append(ACTIVATIONS[name]())\n"
+_INIT = ("    for layer in layers:\n        if isinstance(layer, nn.Linear):\n"
+         "            nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)\n"
+         "            if layer.bias is not None:\n                nn.init.zeros_(layer.bias)\n")
+
+
+def _mlp_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference build_mlp, written as the edit that makes it."""
+    return wrong(name, "build_mlp", _mlp_edit(*changes), "test_build_mlp")
+
+
 MISTAKES = [
-    wrong("21 hidden layers instead of 20", "build_mlp", _build_mlp('''
-def build_mlp(n_hidden=20, n_neurons=100, activation="silu", batch_norm=False, selu=False,
-              alpha_dropout=0.0, n_inputs=3072, n_outputs=10):
-    if selu and batch_norm:
-        raise ValueError("no batch norm in a SELU net")
-    act = ACTIVATIONS["selu" if selu else activation]
-    layers = [nn.Flatten(), nn.Linear(n_inputs, n_neurons), act()]   # the "input layer"...
-    for _ in range(n_hidden):                                        # ...then 20 more
-        layers.append(nn.Linear(n_neurons, n_neurons))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(n_neurons))
-        layers.append(act())
-    if alpha_dropout > 0:
-        layers.append(nn.AlphaDropout(alpha_dropout))
-    layers.append(nn.Linear(n_neurons, n_outputs))
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if selu else "relu")
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-'''), "test_build_mlp"),
-    wrong("an activation after the output layer", "build_mlp", _build_mlp('''
-def build_mlp(n_hidden=20, n_neurons=100, activation="silu", batch_norm=False, selu=False,
-              alpha_dropout=0.0, n_inputs=3072, n_outputs=10):
-    if selu and batch_norm:
-        raise ValueError("no batch norm in a SELU net")
-    act = ACTIVATIONS["selu" if selu else activation]
-    layers = [nn.Flatten()]
-    fan_in = n_inputs
-    for _ in range(n_hidden):
-        norm = [nn.BatchNorm1d(n_neurons)] if batch_norm else []
-        layers += [nn.Linear(fan_in, n_neurons), *norm, act()]
-        fan_in = n_neurons
-    if alpha_dropout > 0:
-        layers.append(nn.AlphaDropout(alpha_dropout))
-    layers += [nn.Linear(fan_in, n_outputs), act()]
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if selu else "relu")
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-'''), "test_build_mlp"),
-    wrong("He init left at PyTorch's default", "build_mlp", _build_mlp('''
-def build_mlp(n_hidden=20, n_neurons=100, activation="silu", batch_norm=False, selu=False,
-              alpha_dropout=0.0, n_inputs=3072, n_outputs=10):
-    if selu and batch_norm:
-        raise ValueError("no batch norm in a SELU net")
-    act = ACTIVATIONS["selu" if selu else activation]
-    layers = [nn.Flatten()]
-    fan_in = n_inputs
-    for _ in range(n_hidden):
-        layers.append(nn.Linear(fan_in, n_neurons))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(n_neurons))
-        layers.append(act())
-        fan_in = n_neurons
-    if alpha_dropout > 0:
-        layers.append(nn.AlphaDropout(alpha_dropout))
-    layers.append(nn.Linear(fan_in, n_outputs))
-    return nn.Sequential(*layers)
-'''), "test_build_mlp"),
+    _mlp_mistake("21 hidden layers instead of 20",
+                 ("for _ in range(n_hidden):", "for _ in range(n_hidden + 1):")),
+    _mlp_mistake("an activation after the output layer",
+                 ("    layers.append(nn.Linear(fan_in, n_outputs))",
+                  "    layers += [nn.Linear(fan_in, n_outputs), ACTIVATIONS[name]()]")),
+    _mlp_mistake("He init left at PyTorch's default", (_INIT, "")),
     wrong("the SELU net keeping batch norm", "selu_violations", '''
 def selu_violations(model):
     suspects = (nn.Dropout, nn.ReLU, nn.SiLU, nn.ELU, nn.GELU, nn.Tanh, nn.LayerNorm, nn.Conv2d)
@@ -114,74 +74,11 @@ def standardize_channels(train, *others, eps=1e-7):
         X.sub_(mean).div_(std + eps)
     return (train, *others)
 ''', "test_standardize_channels"),
-    wrong("batch norm after the activation", "build_mlp", _build_mlp('''
-def build_mlp(n_hidden=20, n_neurons=100, activation="silu", batch_norm=False, selu=False,
-              alpha_dropout=0.0, n_inputs=3072, n_outputs=10):
-    if selu and batch_norm:
-        raise ValueError("no batch norm in a SELU net")
-    act = ACTIVATIONS["selu" if selu else activation]
-    layers = [nn.Flatten()]
-    fan_in = n_inputs
-    for _ in range(n_hidden):
-        layers += [nn.Linear(fan_in, n_neurons), act()]
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(n_neurons))
-        fan_in = n_neurons
-    if alpha_dropout > 0:
-        layers.append(nn.AlphaDropout(alpha_dropout))
-    layers.append(nn.Linear(fan_in, n_outputs))
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if selu else "relu")
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-'''), "test_build_mlp"),
-    wrong("SELU weights from kaiming_normal_(nonlinearity='selu')", "build_mlp", _build_mlp('''
-def build_mlp(n_hidden=20, n_neurons=100, activation="silu", batch_norm=False, selu=False,
-              alpha_dropout=0.0, n_inputs=3072, n_outputs=10):
-    if selu and batch_norm:
-        raise ValueError("no batch norm in a SELU net")
-    act = ACTIVATIONS["selu" if selu else activation]
-    layers = [nn.Flatten()]
-    fan_in = n_inputs
-    for _ in range(n_hidden):
-        layers.append(nn.Linear(fan_in, n_neurons))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(n_neurons))
-        layers.append(act())
-        fan_in = n_neurons
-    if alpha_dropout > 0:
-        layers.append(nn.AlphaDropout(alpha_dropout))
-    layers.append(nn.Linear(fan_in, n_outputs))
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="selu" if selu else "relu")
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-'''), "test_build_mlp"),
-    wrong("plain dropout in the SELU net", "build_mlp", _build_mlp('''
-def build_mlp(n_hidden=20, n_neurons=100, activation="silu", batch_norm=False, selu=False,
-              alpha_dropout=0.0, n_inputs=3072, n_outputs=10):
-    if selu and batch_norm:
-        raise ValueError("no batch norm in a SELU net")
-    act = ACTIVATIONS["selu" if selu else activation]
-    layers = [nn.Flatten()]
-    fan_in = n_inputs
-    for _ in range(n_hidden):
-        layers.append(nn.Linear(fan_in, n_neurons))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(n_neurons))
-        layers.append(act())
-        fan_in = n_neurons
-    if alpha_dropout > 0:
-        layers.append(nn.Dropout(alpha_dropout))
-    layers.append(nn.Linear(fan_in, n_outputs))
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="linear" if selu else "relu")
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-'''), "test_build_mlp"),
+    _mlp_mistake("batch norm after the activation", (_NORM + _ACTIVATION, _ACTIVATION + _NORM)),
+    _mlp_mistake("SELU weights from kaiming_normal_(nonlinearity='selu')",
+                 ('"linear" if selu', '"selu" if selu')),
+    _mlp_mistake("plain dropout in the SELU net",
+                 ("nn.AlphaDropout(alpha_dropout)", "nn.Dropout(alpha_dropout)")),
     wrong("selu_violations lists the Sequential containers", "selu_violations", '''
 def selu_violations(model):
     fine = (nn.Linear, nn.SELU, nn.AlphaDropout, nn.Flatten)
