@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from labs.session import framed
+
 DATA_ENV = "DNNLABS_DATA"
 SOURCE_ENV = "DNNLABS_DATASET"
 SOURCES = ("real", "synthetic")
@@ -219,11 +221,8 @@ def _read_cifar10(root: Path, train: bool) -> tuple[Tensor, Tensor]:
 
 
 def _print_synthetic_banner(spec: DatasetSpec) -> None:
-    message = (f"SYNTHETIC STAND-IN for {spec.name} (${SOURCE_ENV}=synthetic): same shapes and "
-               "classes, made-up images. Accuracies here say nothing about the real data set.")
-    print("!" * len(message))
-    print(message)
-    print("!" * len(message))
+    print(framed([f"SYNTHETIC STAND-IN for {spec.name} (${SOURCE_ENV}=synthetic): same shapes and "
+                  "classes, made-up images. Accuracies here say nothing about the real data set."]))
 
 
 # --- The synthetic stand-in ---------------------------------------------------------------

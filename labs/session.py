@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 
 import torch
 
@@ -11,6 +12,9 @@ from labs.device import describe_device
 QUICK_ENV = "DNNLABS_QUICK"
 GRADING_ENV = "NBGRADER_EXECUTION"
 _TRUE = {"1", "true", "yes", "on"}
+# Widest line a banner may print: JupyterLab's notebook and the feedback page show about
+# this many monospace columns without a horizontal scrollbar.
+MAX_COLUMNS = 100
 
 
 def quick_mode(default: bool = False) -> bool:
@@ -28,10 +32,12 @@ def quick_mode(default: bool = False) -> bool:
 
 
 def banner(device: torch.device, *, quick: bool, cpu_minutes: float,
-           gpu_minutes: float | None = None) -> str:
-    """Print and return the lab's opening banner: device, mode and how long the run takes.
+           gpu_minutes: float | None = None) -> None:
+    """Print the lab's opening banner, framed: device, mode and how long the run takes.
 
-    `cpu_minutes` (and `gpu_minutes`, where it was measured) is the default run's time.
+    `cpu_minutes` (and `gpu_minutes`, where it was measured) is the default run's time. It
+    returns nothing, so a setup cell that ends with it shows the banner once, not again as
+    the repr of a string.
     """
     device = torch.device(device)
     lines = [f"Device: {describe_device(device)} · PyTorch {torch.__version__}"]
@@ -45,13 +51,21 @@ def banner(device: torch.device, *, quick: bool, cpu_minutes: float,
     else:
         lines.append(f"The default run takes about {cpu_minutes:g} min on a 2-core CPU, "
                      "less on this GPU.")
-    text = _frame(lines)
-    print(text)
-    return text
+    print(framed(lines))
 
 
-def _frame(lines: list[str]) -> str:
-    width = max(len(line) for line in lines)
+def framed(lines: list[str], max_columns: int = MAX_COLUMNS) -> str:
+    """`lines` in a double-line box at most `max_columns` wide, long lines wrapped at spaces.
+
+    The banners use it so that they read as one notice and fit a notebook without scrolling.
+    """
+    if max_columns < 5:
+        raise ValueError(f"max_columns={max_columns} leaves no room for text inside the frame; "
+                         "use at least 5.")
+    inner = max_columns - 4
+    wrapped = [piece for line in lines
+               for piece in (textwrap.wrap(line, inner, break_on_hyphens=False) or [""])]
+    width = max(len(line) for line in wrapped)
     rule = "═" * (width + 2)
-    body = "\n".join(f"║ {line.ljust(width)} ║" for line in lines)
+    body = "\n".join(f"║ {line.ljust(width)} ║" for line in wrapped)
     return f"╔{rule}╗\n{body}\n╚{rule}╝"

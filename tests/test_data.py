@@ -12,6 +12,7 @@ from torch import nn
 
 import labs
 from labs.data import CIFAR10, FASHION_MNIST, synthetic_images
+from labs.session import MAX_COLUMNS
 
 
 @pytest.mark.parametrize(("loader", "spec"), [(labs.load_fashion_mnist, FASHION_MNIST),
@@ -55,6 +56,16 @@ def test_synthetic_is_learnable_but_not_trivial(loader, chance):
 def test_loader_announces_the_stand_in(capsys):
     labs.load_fashion_mnist(n_train=10, n_valid=10, n_test=10, source="synthetic")
     assert "SYNTHETIC STAND-IN for Fashion-MNIST" in capsys.readouterr().out
+
+
+def test_stand_in_banner_is_a_box_that_fits_a_notebook(capsys):
+    labs.load_cifar10(n_train=10, n_valid=10, n_test=10, source="synthetic")
+    rows = capsys.readouterr().out.splitlines()
+    top = next(i for i, row in enumerate(rows) if row.startswith("╔"))
+    bottom = next(i for i, row in enumerate(rows) if row.startswith("╚"))
+    box = rows[top:bottom + 1]
+    assert "SYNTHETIC STAND-IN for CIFAR-10" in box[1] and len(box) >= 3, f"a framed box: {box}"
+    assert all(len(row) == len(box[0]) <= MAX_COLUMNS for row in box), "no row wider than a notebook"
 
 
 def test_splits_move_to_a_device_and_expose_pairs():
