@@ -124,6 +124,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     - Without `valid`, the valid_* columns are NaN (nothing is evaluated twice on training data).
     - `augment` transforms each training batch of inputs (on the device).
     - `amp` turns on mixed precision where it helps (CUDA); it is a no-op on a CPU.
+    - A last batch of a single sample (len(train) % batch_size == 1) is dropped: batch norm
+      cannot train on one sample. The order is reshuffled every epoch, so it is a different
+      sample each time and none is left out for good.
     """
     X_train, y_train = train
     _check_same_device(model, X_train)
@@ -141,7 +144,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     scaler = grad_scaler(device, enabled=amp)
     channels_last = uses_channels_last(model, device)
     history = History()
-    steps_per_epoch = num_batches(len(X_train), batch_size)
+    steps_per_epoch = num_batches(len(X_train), batch_size, drop_last=_drops_last(len(X_train), batch_size))
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc or type(model).__name__, unit="batch",
                disable=not progress, mininterval=0.5, leave=True)
     try:
@@ -185,9 +188,14 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     return history
 
 
+def _drops_last(n: int, batch_size: int) -> bool:
+    """Whether an epoch drops its last batch: only when that batch would hold a single sample."""
+    return n > 1 and n % batch_size == 1
+
+
 def _epoch_batches(X: Tensor, y: Tensor, batch_size: int, augment: Callable | None,
                    channels_last: bool) -> Iterator[tuple[Tensor, Tensor]]:
-    for xb, yb in batches(X, y, batch_size):
+    for xb, yb in batches(X, y, batch_size, drop_last=_drops_last(len(X), batch_size)):
         if augment is not None:
             xb = augment(xb)
         if channels_last:

@@ -45,7 +45,7 @@ def leaky_relu(z: torch.Tensor, alpha: float = 0.01) -> torch.Tensor:
 def elu(z: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     """ELU: z where z > 0, alpha·(exp(z) − 1) elsewhere."""
     ### BEGIN SOLUTION
-    return torch.where(z > 0, z, alpha * (torch.exp(z) - 1))
+    return torch.where(z > 0, z, alpha * torch.expm1(torch.clamp(z, max=0)))  # no exp overflow, no NaN grad
     ### END SOLUTION
 
 
@@ -57,7 +57,7 @@ SELU_SCALE = 1.0507009873554805
 def selu(z: torch.Tensor) -> torch.Tensor:
     """SELU: SELU_SCALE · ELU with alpha = SELU_ALPHA (PyTorch's constants)."""
     ### BEGIN SOLUTION
-    return SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * (torch.exp(z) - 1))
+    return SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * torch.expm1(torch.clamp(z, max=0)))
     ### END SOLUTION
 
 

@@ -3,15 +3,21 @@
 Each `# %% cell: ID` region is, word for word, the solution cell ID of
 labs/09_cifar10_capstone/09_cifar10_capstone.ipynb: `autograder sync` copies it there and the
 test suite fails on any difference. The students' own tools from earlier labs (the range
-test of lab 07, early stopping and MC dropout of lab 08) come in as regions that include
-those labs' regions by name; they are imported here for the functions that use them.
+test of lab 07, early stopping, MC dropout and the weight-decay groups of lab 08) come in as
+regions that include those labs' regions by name; they are imported here for the functions
+that use them.
 """
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from solutions.lab07_lr_schedules import lr_range_test, suggest_lr  # noqa: F401
-from solutions.lab08_regularization import EarlyStopping, McDropout, mc_predict  # noqa: F401
+from solutions.lab08_regularization import (  # noqa: F401
+    EarlyStopping,
+    McDropout,
+    decay_param_groups,
+    mc_predict,
+)
 
 
 # %% cell: standardize_channels
@@ -105,6 +111,9 @@ def to_mc_dropout(model: nn.Sequential) -> nn.Sequential:
 
     return nn.Sequential(*[mc_version(layer) for layer in model])
     ### END SOLUTION
+
+
+# %% cell: decay_groups_tool from solutions.lab08_regularization: decay_param_groups
 
 
 # %% cell: q1_test_once
