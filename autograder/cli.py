@@ -71,8 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell")
     grade.add_argument("--notebook-timeout", type=int, default=300, help="seconds per submission")
     grade.add_argument("--memory-mb", type=int, default=4096, help="memory cap per submission (MB)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="grade even where kernels cannot be jailed (bubblewrap missing); every "
+                            "row of report.csv is then marked unsandboxed")
     grade.add_argument("--allow-network", action="store_true",
-                       help="let submissions reach the network (by default they run without it)")
+                       help="with --no-sandbox: let submissions reach the network")
     grade.set_defaults(handler=_grade)
 
     feedback = commands.add_parser("feedback", help="write HTML feedback for a graded course folder")
@@ -147,10 +150,16 @@ def _release(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder.grade import Limits, grade
+    from autograder.sandbox import SandboxUnavailable
 
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout,
-                    memory_mb=args.memory_mb, isolate_network=not args.allow_network)
-    report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits)
+                    memory_mb=args.memory_mb, sandbox=not args.no_sandbox,
+                    isolate_network=not args.allow_network)
+    try:
+        report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits)
+    except SandboxUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(report.table())
     print(f"\ngrades: {args.out / 'grades.csv'} and {args.out / 'grades_by_exercise.csv'}; "
           f"report: {args.out / 'report.csv'}")

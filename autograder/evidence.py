@@ -1,54 +1,46 @@
 """The channel through which passing hidden tests prove that they ran while a submission is graded.
 
-The worker opens it: a random key, a log file, and a key file that it writes before each
-kernel start. The kernel's preamble reads the key file and deletes it before any student
-cell runs, and from then on every passing hidden test appends `key grade_id` to the log.
-After the run the grader counts a grade cell only if its line is there. Student code never
-sees the key in its environment or on disk; it would have to dig it out of the grader's
-own objects in memory, which the grader's scan flags for the instructor.
+The worker opens it: a random key and an anonymous in-memory file. Both reach each grading
+kernel in its payload (the file as an inherited descriptor, see autograder/protocol.py), and
+every passing hidden test appends `key grade_id` to the file. After the run the worker reads
+the file and counts a grade cell only if its line is there. No path names the file and the
+key is never in the kernel's environment or on disk; a restarted kernel inherits the same
+file and gets the same key.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
+from dataclasses import dataclass, field
 
-LOG_ENV = "DNNLABS_EVIDENCE"
-KEY_FILE_ENV = "DNNLABS_EVIDENCE_KEY_FILE"
-_channel: dict[str, Path | str] = {}
+from autograder.protocol import memory_file
 
 
-def open_channel(folder: Path) -> dict[str, str]:
-    """Create the key and files in `folder`; return the variables the kernel needs to find them."""
-    _channel.update(key=secrets.token_hex(16), log=folder / "evidence.log",
-                    key_file=folder / "evidence.key")
-    arm()
-    return {LOG_ENV: str(_channel["log"]), KEY_FILE_ENV: str(_channel["key_file"])}
+@dataclass(frozen=True)
+class Channel:
+    """One submission's evidence file (a descriptor of this process) and its key."""
+
+    fd: int
+    key: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def passes(self) -> set[str]:
+        """Grade ids whose hidden tests reported a pass under this channel's key."""
+        size = os.fstat(self.fd).st_size
+        text = os.pread(self.fd, size, 0).decode("utf-8", errors="replace")
+        return {parts[1] for parts in (line.split() for line in text.splitlines())
+                if len(parts) == 2 and parts[0] == self.key}
 
 
-def arm() -> None:
-    """Write the key file for the next kernel to start (each start consumes it)."""
-    if _channel:
-        Path(_channel["key_file"]).write_text(str(_channel["key"]))
+_open: list[Channel] = []
 
 
-def passes() -> set[str] | None:
-    """Grade ids whose hidden tests reported a pass, or None when no channel is open."""
-    if not _channel:
-        return None
-    log = Path(_channel["log"])
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return {parts[1] for parts in (line.split() for line in lines)
-            if len(parts) == 2 and parts[0] == _channel["key"]}
+def open_channel() -> Channel:
+    """Open this worker's channel (one per worker process, for the kernels it starts)."""
+    _open.append(Channel(memory_file("dnnlabs-evidence")))
+    return _open[-1]
 
 
-def connect_kernel() -> None:
-    """In the grading kernel: take the key, delete its file, and report passes to the log."""
-    from autograder.checks import core
-
-    log, key_file = os.environ.pop(LOG_ENV, ""), os.environ.pop(KEY_FILE_ENV, "")
-    if log and key_file and os.path.exists(key_file):
-        key = Path(key_file).read_text().strip()
-        os.remove(key_file)
-        core.report_passes_to(log, key)
+def current() -> Channel | None:
+    """The open channel, or None when not grading (a notebook run by papermill, say)."""
+    return _open[-1] if _open else None

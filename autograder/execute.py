@@ -21,18 +21,31 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
-from autograder import evidence
+from autograder.grading_kernel import JailedKernelManager
 
 EVENTS_ENV = "DNNLABS_GRADING_EVENTS"
 PROBE_SECONDS = 3
 
 
 class ResilientExecute(Execute):
-    """Execute that restarts a dead or stuck kernel and replays the cells that ran before."""
+    """Execute that restarts a dead or stuck kernel and replays the cells that ran before.
+
+    Its kernels are started by JailedKernelManager (jailed, with the grading payload); the
+    shared socket folder is sealed as soon as each kernel answers, before any student cell.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", JailedKernelManager)
+        super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
         self._completed: list[str] = []
         return super().preprocess(nb, resources, km)
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        self.km.seal()
+        return client
 
     async def async_execute_cell(self, cell: NotebookNode, cell_index: int,
                                  execution_count: int | None = None,
@@ -78,9 +91,10 @@ class ResilientExecute(Execute):
         return await self._reply(msg_id, PROBE_SECONDS) is not None
 
     async def _restart_and_replay(self) -> None:
-        evidence.arm()
+        self.km.open_shared()
         await ensure_async(self.km.restart_kernel(now=True))
         await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+        self.km.seal()
         for source in self._completed:
             msg_id = await ensure_async(self.kc.execute(source, store_history=False, stop_on_error=False))
             if await self._reply(msg_id, self.timeout) is None:

@@ -2,8 +2,13 @@
 
 Each submission is autograded by nbgrader in its own worker process and private copy of the
 gradebook (so `--jobs N` can grade N at once, and one that hangs or crashes can be killed
-without touching the others); the scores are then merged into the course's gradebook one at
-a time, and `grades.csv` and `grades_by_exercise.csv` are exported from it.
+without touching the others). The worker is trusted; the kernel that runs the student's
+cells is jailed (sandbox.py) and sees nothing of the grader. The scores are then merged into
+the course's gradebook one at a time, and `grades.csv`, `grades_by_exercise.csv` and
+`report.csv` are written from it, so they always agree.
+
+What happened to a submission is data (`Status`) until the report prints it; an exception
+while grading one submission becomes that submission's row, never the batch's end.
 
 The output folder is a complete nbgrader course (gradebook.db, source/, submitted/,
 autograded/, feedback/): formgrader can open it, and grading again adds to it.
@@ -12,52 +17,85 @@ autograded/, feedback/): formgrader can open it, and grading again adds to it.
 from __future__ import annotations
 
 import csv
-import json
 import os
-import resource
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
 
-from autograder import notebooks
-from autograder.export import export_grades
+from autograder import notebooks, sandbox
+from autograder.export import export_grades, read_totals
 from autograder.nbgrader_setup import gradebook, use_this_interpreter_tools, write_course_config
+from autograder.protocol import WorkerResult
 from autograder.scan import flags
 from autograder.submissions import Problem, Submission, collect
 
-RESULT_FILE = "result.json"
 REPORT_CSV = "report.csv"
+WORK_DIR = ".work"
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one submission may use while graded: seconds per cell and per notebook, memory,
-    and whether it may reach the network."""
+    the largest file it may write, its private scratch space, processes, whether its kernel
+    runs in the sandbox, and (unsandboxed only) whether it may reach the network."""
 
     cell_seconds: int = 30
     notebook_seconds: int = 300
     memory_mb: int = 4096
+    file_mb: int = 256
+    scratch_mb: int = 512
+    processes: int = 256
+    sandbox: bool = True
     isolate_network: bool = True
+
+    def jail(self, slot: int) -> str:
+        """The jail of a kernel graded in `slot`, as the worker's --jail argument ('' if none)."""
+        if not self.sandbox:
+            return ""
+        return sandbox.Jail.for_slot(slot, memory_mb=self.memory_mb, file_mb=self.file_mb,
+                                     scratch_mb=self.scratch_mb, processes=self.processes,
+                                     cpu_seconds=2 * self.notebook_seconds).to_json()
+
+
+@dataclass(frozen=True)
+class Status:
+    """What happened to one submission: graded, timed out or a grader error, and why."""
+
+    kind: str
+    detail: str = ""
+    events: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    sandboxed: bool = True
+
+    def __str__(self) -> str:
+        parts = [self.kind + (f": {self.detail}" if self.detail else ""), *self.events]
+        if self.flags:
+            parts.append(f"flagged: {', '.join(self.flags)}")
+        if not self.sandboxed:
+            parts.append("unsandboxed")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one submission."""
+    """What happened to one submission, and the points per grade cell its worker reported."""
 
     student_id: str
     lab_id: str
     score: float
     max_score: float
     seconds: float
-    status: str
-    cells: dict[str, dict[str, float | None]]
+    status: Status
+    cells: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,45 +118,65 @@ class GradeReport:
 
 def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
           limits: Limits = Limits()) -> GradeReport:
-    """Grade every submission under `source` against the release in `release_dir`."""
+    """Grade every submission under `source` against the release in `release_dir`.
+
+    Raises SandboxUnavailable (saying what to install) when kernels cannot be jailed here and
+    `limits.sandbox` is on.
+    """
     use_this_interpreter_tools()
+    if limits.sandbox:
+        sandbox.require()
     release_course = release_dir / "course"
     if not (release_course / "gradebook.db").exists():
         raise FileNotFoundError(f"No released course in {release_dir}: run `autograder release "
                                 f"--out {release_dir}` first.")
     known_labs = {p.name for p in (release_course / "source").iterdir() if p.is_dir()}
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / ".work"
+    work = out_dir / WORK_DIR
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     _prepare_course(out_dir, release_course)
     submissions, problems = collect(source, known_labs, work)
     base_db = work / "gradebook.base.db"
     shutil.copy2(out_dir / "gradebook.db", base_db)
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    prefix, note = network_isolation() if limits.isolate_network else ([], "network not isolated (asked)")
+    jobs = max(jobs, 1)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    notes = []
+    prefix = []
+    if not limits.sandbox:
+        notes.append("unsandboxed (--no-sandbox): submissions' code ran with the grader's rights")
+        if limits.isolate_network:
+            prefix, note = network_isolation()
+            notes += [note] if note else []
     released = {lab: notebooks.read(release_course / "release" / lab / f"{lab}.ipynb") for lab in known_labs}
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
 
     def run(submission: Submission) -> Outcome:
-        outcome = _grade_one(submission, out_dir, work, base_db, limits, threads, prefix)
+        slot = slots.get()
+        try:
+            outcome = _grade_one(submission, out_dir, work, base_db, limits, threads, prefix, slot)
+        except Exception:  # one submission's failure is its own row, never the batch's end
+            outcome = _failed(submission, out_dir, Status("grader error", traceback.format_exc(
+                limit=-1).strip().splitlines()[-1] + ": scored 0", sandboxed=limits.sandbox))
+        finally:
+            slots.put(slot)
         found = flags(submission.notebook, released[submission.lab_id])
-        if found:
-            outcome = replace(outcome, status=f"{outcome.status}; flagged: {', '.join(found)}")
-        return outcome
+        return replace(outcome, status=replace(outcome.status, flags=tuple(found))) if found else outcome
 
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         outcomes = list(pool.map(run, submissions))
-    for outcome in outcomes:
-        _merge(out_dir, outcome)
+    outcomes = [_merge(out_dir, outcome) for outcome in outcomes]
     export_grades(out_dir)
-    report = GradeReport(outcomes, problems, out_dir, [note] if note else [])
+    report = GradeReport(outcomes, problems, out_dir, notes)
     _write_report(out_dir / REPORT_CSV, report)
     shutil.rmtree(work, ignore_errors=True)
     return report
 
 
 def network_isolation() -> tuple[list[str], str]:
-    """The command prefix that runs a worker without network, or none and a note saying why."""
+    """The command prefix that runs an unsandboxed worker without network, or none and a note."""
     unshare = shutil.which("unshare")
     if not unshare or not sys.platform.startswith("linux"):
         return [], "network not isolated: `unshare` is not available on this platform"
@@ -146,9 +204,34 @@ def _prepare_course(out_dir: Path, release_course: Path) -> None:
 
 
 def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path, limits: Limits,
-               threads: int, prefix: list[str]) -> Outcome:
+               threads: int, prefix: list[str], slot: int) -> Outcome:
+    course = _private_course(submission, out_dir, work, base_db)
     student, lab = submission.student_id, submission.lab_id
-    course = work / student / lab
+    command = [*prefix, sys.executable, "-m", "autograder.worker", str(course), lab, student,
+               "--cell-timeout", str(limits.cell_seconds), "--threads", str(threads),
+               "--jail", limits.jail(slot)]
+    log_path = out_dir / "logs" / f"{student}__{lab}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    timed_out = _run_worker(command, log_path, limits.notebook_seconds)
+    seconds = time.perf_counter() - start
+    result = WorkerResult.read(course)
+    if timed_out:
+        status = Status("timed out", f"after {limits.notebook_seconds} s: scored 0", sandboxed=limits.sandbox)
+    elif result is None or not result.success:
+        error = _last_line(result.error if result else "the worker left no result")
+        status = Status("grader error", f"{error} (see {log_path}): scored 0", sandboxed=limits.sandbox)
+    else:
+        status = Status("graded", events=tuple(result.events), sandboxed=limits.sandbox)
+        _keep_autograded(course, out_dir, student, lab)
+        return Outcome(student, lab, 0.0, 0.0, seconds, status, result.cells)
+    return replace(_failed(submission, out_dir, status), seconds=seconds)
+
+
+def _private_course(submission: Submission, out_dir: Path, work: Path, base_db: Path) -> Path:
+    """A course folder of this submission's own, under a folder no grader file shares a name with."""
+    student, lab = submission.student_id, submission.lab_id
+    course = work / "students" / student / lab
     (course / "source").mkdir(parents=True)
     shutil.copy2(base_db, course / "gradebook.db")
     shutil.copytree(out_dir / "source" / lab, course / "source" / lab)
@@ -158,43 +241,28 @@ def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path,
     kept = out_dir / "submitted" / student / lab
     kept.mkdir(parents=True, exist_ok=True)
     shutil.copy2(submitted, kept / submitted.name)
+    return course
 
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    command = [*prefix, sys.executable, "-m", "autograder.worker", str(course), lab, student,
-               "--cell-timeout", str(limits.cell_seconds)]
-    log_path = out_dir / "logs" / f"{student}__{lab}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    timed_out = _run_worker(command, env, log_path, limits)
-    seconds = time.perf_counter() - start
-    result_path = course / RESULT_FILE
-    result = json.loads(result_path.read_text()) if result_path.exists() else {}
-    graded = not timed_out and bool(result.get("success"))
-    if timed_out:
-        status = f"timed out after {limits.notebook_seconds} s: scored 0"
-    elif not graded:
-        status = f"grader error: {_last_line(result.get('error', ''))} (see {log_path}): scored 0"
-    else:
-        status = "; ".join(["graded", *result.get("events", [])])
-    cells = result.get("cells", {}) if graded else {}
+
+def _keep_autograded(course: Path, out_dir: Path, student: str, lab: str) -> None:
     autograded = course / "autograded" / student / lab / f"{lab}.ipynb"
-    if graded and autograded.exists():
+    if autograded.exists():
         target = out_dir / "autograded" / student / lab
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copy2(autograded, target / autograded.name)
-    score = sum(cell["score"] or 0 for cell in cells.values())
-    max_score = sum(cell["max_score"] for cell in cells.values()) if cells else _max_score(out_dir, lab)
-    return Outcome(student, lab, score, max_score, seconds, status, cells)
 
 
-def _run_worker(command: list[str], env: dict, log_path: Path, limits: Limits) -> bool:
+def _failed(submission: Submission, out_dir: Path, status: Status) -> Outcome:
+    return Outcome(submission.student_id, submission.lab_id, 0.0, 0.0, 0.0, status)
+
+
+def _run_worker(command: list[str], log_path: Path, seconds: int) -> bool:
     """Run one worker to completion or to the notebook limit; True if it had to be killed."""
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_memory_cap(limits.memory_mb))
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            process.wait(timeout=limits.notebook_seconds)
+            process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -202,31 +270,21 @@ def _run_worker(command: list[str], env: dict, log_path: Path, limits: Limits) -
     return False
 
 
-def _memory_cap(megabytes: int):
-    """Limit the worker and its kernel's data segment: a memory bomb raises MemoryError there."""
-    def apply() -> None:
-        limit = megabytes * 2**20
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-
-    return apply
-
-
-def _merge(out_dir: Path, outcome: Outcome) -> None:
-    """Write one outcome's scores into the course gradebook (zeros if it could not be graded)."""
+def _merge(out_dir: Path, outcome: Outcome) -> Outcome:
+    """Write one outcome's auto scores into the course gradebook (zeros if it could not be
+    graded), each clamped to its cell's points; manual scores and extra credit are the
+    instructor's and are left alone. Returns the outcome with the gradebook's totals."""
     with gradebook(out_dir) as book:
         book.update_or_create_student(outcome.student_id)
         book.update_or_create_submission(outcome.lab_id, outcome.student_id)
         notebook = book.find_submission_notebook(outcome.lab_id, outcome.lab_id, outcome.student_id)
         for grade in notebook.grades:
-            cell = outcome.cells.get(grade.name)
-            grade.auto_score = (cell or {}).get("score") or 0.0
-            grade.needs_manual_grade = False
+            reported = (outcome.cells.get(grade.name) or {}).get("score") or 0.0
+            grade.auto_score = min(max(float(reported), 0.0), float(grade.max_score))
+            grade.needs_manual_grade = grade.manual_score is not None
         book.db.commit()
-
-
-def _max_score(course_dir: Path, lab_id: str) -> float:
-    with gradebook(course_dir) as book:
-        return float(book.find_assignment(lab_id).max_score)
+    score, max_score = read_totals(out_dir, outcome.student_id, outcome.lab_id)
+    return replace(outcome, score=score, max_score=max_score)
 
 
 def _last_line(text: str) -> str:

@@ -1,30 +1,47 @@
-"""Imported by every grading kernel at start-up, before the first cell of the submission runs.
+"""Run inside every grading kernel, before the first cell of the submission.
 
-It silences warnings (nbgrader scores any stderr output in a test cell as a failure), imports
-the lab's hidden tests so that they bind torch, builtins, the course helpers and their own
-modules before student code can rebind them, connects the channel through which passing
-hidden tests report (see autograder/evidence.py), makes the reference
-solutions unimportable for student code, and seeds every generator.
+It is never imported: the grader sends its text in the kernel's payload (see
+autograder/protocol.py) together with the hidden tests and the reference modules, and
+`protocol.BOOTSTRAP` runs it with the decoded payload bound to `payload`. It may use only
+the standard library, torch and the course's `labs` helpers, which is all the sandbox
+mounts.
+
+It loads the sent modules from memory (the hidden tests import their reference from
+there), imports the lab's hidden tests so that they bind torch, builtins, the helpers and
+their own modules before student code can rebind them, connects the evidence channel,
+drops the reference modules and refuses any later import of them, and seeds every
+generator.
 """
 
-import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
-import warnings
 
 import labs
-from autograder import evidence
-from autograder.checks import core
-
-warnings.simplefilter("ignore")
-_LAB = os.environ.pop("DNNLABS_GRADING_LAB", "")
-if _LAB:
-    core.guard(importlib.import_module(f"autograder.checks.lab{_LAB}"))
-core.guard(core)
-evidence.connect_kernel()
 
 
-class _NoSolutions:
+class _FromPayload(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import the modules of the payload from their source text, never from a file."""
+
+    def __init__(self, sources):
+        self.sources = sources
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.sources:
+            return None
+        package = any(other.startswith(name + ".") for other in self.sources)
+        return importlib.util.spec_from_loader(name, self, is_package=package)
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        code = compile(self.sources[module.__name__], f"<hidden: {module.__name__}>", "exec")
+        exec(code, module.__dict__)
+
+
+class _NoSolutions(importlib.abc.MetaPathFinder):
     """Refuse imports of the reference solutions from the submission's cells."""
 
     def find_spec(self, name, path=None, target=None):
@@ -33,7 +50,21 @@ class _NoSolutions:
         return None
 
 
-for _name in [name for name in sys.modules if name == "solutions" or name.startswith("solutions.")]:
-    del sys.modules[_name]
-sys.meta_path.insert(0, _NoSolutions())
-labs.seed_everything(int(os.environ.get("DNNLABS_GRADING_SEED", "0")))
+def _start(payload):
+    finder = _FromPayload(payload["modules"])
+    sys.meta_path.insert(0, finder)
+    core = importlib.import_module("autograder.checks.core")
+    core.guard(importlib.import_module(f"autograder.checks.{payload['lab_module']}"))
+    core.guard(core)
+    sys.meta_path.remove(finder)
+    for name in [name for name in sys.modules if name == "solutions" or name.startswith("solutions.")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, _NoSolutions())
+    if payload["evidence_fd"] is not None:
+        stream = os.fdopen(payload["evidence_fd"], "a", encoding="utf-8")
+        core.report_passes_to(stream, payload["evidence_key"])
+    labs.seed_everything(payload["seed"])
+
+
+_start(payload)  # noqa: F821 - bound by protocol.BOOTSTRAP
+del payload  # noqa: F821

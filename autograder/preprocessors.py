@@ -1,11 +1,12 @@
-"""nbgrader preprocessors of this course's own: skip experiments, require proof of a pass."""
+"""nbgrader preprocessors of this course's own: skip experiments, require proof of a pass,
+score grade cells from evidence only."""
 
 from __future__ import annotations
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 
 from autograder import evidence, notebooks
 
@@ -35,9 +36,10 @@ class RequireEvidence(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        passed = evidence.passes()
-        if passed is None:
+        channel = evidence.current()
+        if channel is None:
             return nb, resources
+        passed = channel.passes()
         for cell in nb.cells:
             unproven = (cell.cell_type == "code" and notebooks.is_grade(cell)
                         and notebooks.grade_id(cell) not in passed)
@@ -49,3 +51,22 @@ class RequireEvidence(NbGraderPreprocessor):
                     traceback=["HiddenTestsDidNotRun: the hidden tests of this cell did not "
                                "report a pass (the cell was changed, skipped or stopped early)"]))
         return nb, resources
+
+
+class EvidenceScores(SaveAutoGrades):
+    """SaveAutoGrades where a code grade cell scores from its error outputs alone.
+
+    nbgrader would zero a cell that printed to stderr (a warning, a progress bar) and take
+    the first `execute_result` of a cell as its score (so `sys.displayhook("ok")` before a
+    failing assert scored full marks). Here a cell with any error output, wherever it stands,
+    scores 0, and any other cell its points; with RequireEvidence before it, a cell whose
+    hidden test did not report a pass has such an error. The notebook keeps every output
+    for the feedback.
+    """
+
+    def _add_score(self, cell: NotebookNode, resources: ResourcesDict) -> None:
+        if cell.cell_type != "code":
+            return super()._add_score(cell, resources)
+        scored = NotebookNode({**cell, "outputs": [output for output in cell.get("outputs", [])
+                                                   if output.get("output_type") == "error"]})
+        return super()._add_score(scored, resources)

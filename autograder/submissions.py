@@ -21,6 +21,11 @@ import nbformat
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
 MAX_FILE_BYTES = 200 * 2**20
 JUNK = {"__MACOSX", ".DS_Store", ".ipynb_checkpoints", "Thumbs.db"}
+# Names of the grader's own files and folders in a course or working folder: a student
+# folder named like one of them is refused, so it can never stand where the grader's file is.
+RESERVED_IDS = {"gradebook.db", "gradebook.base.db", "nbgrader_config.py", "report.csv", "grades.csv",
+                "grades_by_exercise.csv", "result.json", "events.log", "source", "release",
+                "submitted", "autograded", "feedback", "exchange", "logs", "students", "unzipped"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ def _collect_student(student: Path, known_labs: set[str]) -> tuple[list[Submissi
         return [], [Problem(student.name, "a file at the top level; expected a folder per student")]
     if not SAFE_ID.match(student.name):
         return [], [Problem(student.name, "not a usable student id (letters, digits, _ . @ + - only)")]
+    if student.name.lower() in RESERVED_IDS:
+        return [], [Problem(student.name, "a name the grader uses for its own files: rename the "
+                                          "student's folder")]
     entries = sorted(p for p in student.iterdir() if p.name not in JUNK)
     if not entries:
         return [], [Problem(student.name, "empty folder: no lab submitted")]

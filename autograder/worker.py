@@ -1,15 +1,16 @@
 """Autograde one submission in a private nbgrader course: `python -m autograder.worker COURSE LAB STUDENT`.
 
 `autograder grade` runs one of these per submission, as a separate process it can time out
-and kill, and then merges the scores into the instructor's gradebook. The worker writes
-`result.json` into COURSE: per grade cell its score and maximum, whether nbgrader succeeded,
-and what went wrong on the way (a cell stopped, a kernel restarted).
+and kill, and then merges the scores into the instructor's gradebook. The worker is trusted
+and runs outside the sandbox; the kernel it starts is jailed (`--jail`, see sandbox.py) and
+gets the hidden tests by descriptor (see protocol.py). The worker writes `result.json` into
+COURSE: per grade cell its score and maximum, whether nbgrader succeeded, and what went
+wrong on the way (a cell stopped, a kernel restarted).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -17,24 +18,18 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from autograder import evidence
+from autograder import evidence, protocol
+from autograder.course import Lab
 from autograder.execute import EVENTS_ENV
-from autograder.grade import RESULT_FILE
 from autograder.nbgrader_setup import api, course_config, gradebook
 
-GRADING_ENV = {
-    "DNNLABS_QUICK": "1",
-    "DNNLABS_DATASET": "synthetic",
-    "MPLBACKEND": "Agg",
-    "PYTHONHASHSEED": "0",
-    "DNNLABS_GRADING_SEED": "0",
-}
 
-
-def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path):
-    """nbgrader settings for grading: preamble, experiments skipped, cells that kill or hang the
-    kernel failing alone, passes proven through the evidence channel, kernel over IPC sockets
-    (it keeps working inside a network namespace that has no interfaces up)."""
+def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path, *, jail: str = "",
+                   threads: int = 1):
+    """nbgrader settings for grading: kernels jailed with the payload, experiments skipped,
+    cells that kill or hang the kernel failing alone, passes proven through the evidence
+    channel, scores from evidence only, kernel over IPC sockets in `runtime` (the one folder
+    the jailed kernel shares with the worker; it has no network to talk over)."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -45,11 +40,10 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path):
         LimitOutput,
         OverwriteCells,
         OverwriteKernelspec,
-        SaveAutoGrades,
     )
 
     from autograder.execute import ResilientExecute
-    from autograder.preprocessors import RequireEvidence, SkipExperiments
+    from autograder.preprocessors import EvidenceScores, RequireEvidence, SkipExperiments
 
     config = course_config(course)
     config.Execute.timeout = cell_timeout
@@ -59,7 +53,11 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path):
         "evalue": f"this cell ran longer than {cell_timeout} s while graded and was stopped",
         "traceback": [f"CellTimeoutError: this cell ran longer than {cell_timeout} s while graded "
                       "and was stopped"]}
-    config.Execute.extra_arguments = ["--IPKernelApp.exec_lines=import autograder.kernel_preamble"]
+    config.Execute.extra_arguments = [f"--IPKernelApp.exec_lines={protocol.BOOTSTRAP}"]
+    config.JailedKernelManager.jail = jail
+    config.JailedKernelManager.lab_module = Lab(lab_id).module_name
+    config.JailedKernelManager.threads = threads
+    config.JailedKernelManager.shared = str(runtime)
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(runtime / "kernel")
     config.Autograde.create_student = True
@@ -67,7 +65,7 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path):
                                                OverwriteCells, SkipExperiments, CheckCellMetadata]
     config.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern,
                                                 ClearMetadataPreprocessor, LimitOutput,
-                                                RequireEvidence, SaveAutoGrades,
+                                                RequireEvidence, EvidenceScores,
                                                 AssignLatePenalties, CheckCellMetadata]
     config.OverwriteCells.add_missing_cells = True
     return config
@@ -87,26 +85,29 @@ def main() -> int:
     parser.add_argument("lab_id")
     parser.add_argument("student_id")
     parser.add_argument("--cell-timeout", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--jail", default="", help="the kernel's sandbox.Jail as JSON; none: unjailed")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*not in session.*")
     course = args.course.resolve()
     runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))
     events = course / "events.log"
-    os.environ.update(GRADING_ENV, DNNLABS_GRADING_LAB=args.lab_id, JUPYTER_RUNTIME_DIR=str(runtime),
-                      **{EVENTS_ENV: str(events)}, **evidence.open_channel(course))
+    os.environ.update(JUPYTER_RUNTIME_DIR=str(runtime), **{EVENTS_ENV: str(events)})
+    evidence.open_channel()
     try:
-        outcome = api(grading_config(course, args.lab_id, args.cell_timeout, runtime)).autograde(
-            args.lab_id, args.student_id, force=True)
+        config = grading_config(course, args.lab_id, args.cell_timeout, runtime, jail=args.jail,
+                                threads=args.threads)
+        outcome = api(config).autograde(args.lab_id, args.student_id, force=True)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
     if not outcome["success"]:
         print(outcome.get("log", ""), outcome.get("error", ""), sep="\n", file=sys.stderr)
-    result = {"success": bool(outcome["success"]), "error": outcome.get("error") or "", "cells": {},
-              "events": events.read_text().splitlines() if events.exists() else []}
-    if result["success"]:
-        result["cells"] = read_scores(course, args.lab_id, args.student_id)
-    (course / RESULT_FILE).write_text(json.dumps(result, indent=1))
-    return 0 if result["success"] else 1
+    result = protocol.WorkerResult(success=bool(outcome["success"]), error=outcome.get("error") or "",
+                                   events=events.read_text().splitlines() if events.exists() else [])
+    if result.success:
+        result.cells = read_scores(course, args.lab_id, args.student_id)
+    result.write(course)
+    return 0 if result.success else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@
 - Checks run with warnings silenced and the global RNG state forked, so they neither print
   to stderr (nbgrader scores a grade cell that writes to stderr as failed) nor change the
   random numbers that later cells draw.
-- While grading, each passing hidden test also writes a keyed line to an evidence file that
+- While grading, each passing hidden test also writes a keyed line to an evidence stream that
   the grader reads afterwards: a grade cell whose hidden test never reported a pass scores
   0, however its output looks (a blanked, skipped or faked test cell proves nothing).
 """
@@ -59,9 +59,9 @@ def guard(module: types.ModuleType) -> None:
     _SNAPSHOT[module.__name__] = (module, dict(vars(module)))
 
 
-def report_passes_to(path: str, key: str) -> None:
-    """Write a line `key name` to `path` whenever a hidden test passes (grading only)."""
-    _EVIDENCE["file"] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the kernel's life
+def report_passes_to(stream: Any, key: str) -> None:
+    """Write a line `key name` to `stream` whenever a hidden test passes (grading only)."""
+    _EVIDENCE["file"] = stream
     _EVIDENCE["key"] = key
 _AssertionError = builtins.AssertionError
 _NotImplementedError = builtins.NotImplementedError
