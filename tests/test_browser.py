@@ -2,8 +2,9 @@
 
 A real JupyterLab serves a temporary copy of the released lab 01 (token, 127.0.0.1 only); the
 test runs every cell through the menus and checks what a student sees, types an answer and
-runs its test; then formgrader on the released course. Screenshots go to build/screenshots/.
-Servers are always shut down, and a watchdog ends everything after WATCHDOG_SECONDS.
+runs its test; then formgrader on the released course, and the feedback page of a graded
+submission. Screenshots go to build/screenshots/. Servers are always shut down, and a watchdog
+ends everything after WATCHDOG_SECONDS.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from pathlib import Path
 
 import pytest
 
+from autograder import notebooks
 from autograder.course import BUILD_DIR
-from autograder.examples import reference_answers
+from autograder.examples import answered, reference_answers
+from autograder.feedback import generate_feedback
+from autograder.feedback_summary import exercise_label
+from autograder.grade import grade
 from tests.labs_under_test import LABS
 
 pytestmark = pytest.mark.slow
@@ -162,6 +167,17 @@ def explained(page, log: Path) -> Iterator[None]:
                              f"server log:\n{log.read_text()[-3000:]}") from error
 
 
+# Every element of an output that is wider than its box (a horizontal scrollbar, or text cut off).
+_TOO_WIDE = """output => [output, ...output.querySelectorAll('*')]
+    .filter(box => box.scrollWidth > box.clientWidth + 1)
+    .map(box => `${box.tagName}.${box.className}: ${box.scrollWidth} px in ${box.clientWidth} px`)"""
+
+
+def _assert_fits(output, what: str) -> None:
+    too_wide = output.evaluate(_TOO_WIDE)
+    assert not too_wide, f"{what} needs a horizontal scrollbar: {too_wide}"
+
+
 def _answer(cell_id: str) -> str:
     """The reference answer as a student would type it: without the solution markers."""
     lines = reference_answers(LAB)[cell_id].splitlines()
@@ -183,8 +199,16 @@ def test_student_runs_the_lab_in_jupyterlab(released, tmp_path, browser_page):
         outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
         failure = outputs.filter(has_text="NotImplementedError").first
         failure.wait_for(state="attached", timeout=180_000)
-        assert outputs.filter(has_text="Device:").count() >= 1, "the device banner"
-        assert outputs.filter(has_text="SYNTHETIC STAND-IN").count() >= 1, "the data banner"
+        setup = page.locator(".jp-Notebook .jp-CodeCell").filter(
+            has=page.locator(".cm-content", has_text="labs.banner(")).first
+        shown = setup.locator(".jp-OutputArea").inner_text()
+        assert shown.count("Device:") == 1 and shown.count("╔") == 1, f"one framed banner: {shown!r}"
+        assert setup.locator(".jp-OutputArea-executeResult").count() == 0, "no Out[] repr of the banner"
+        stand_in = outputs.filter(has_text="SYNTHETIC STAND-IN").first
+        assert stand_in.count() == 1, "the data banner"
+        _assert_fits(stand_in, "the stand-in banner")
+        setup.scroll_into_view_if_needed()
+        _shoot(page, "student-banners")
         progress = page.locator(".jp-OutputArea-output .widget-hprogress, .jp-OutputArea-output progress")
         assert progress.count() >= 1, "a progress bar drawn by tqdm"
         assert page.locator(".jp-OutputArea-output img").count() >= 1, "a rendered plot"
@@ -216,3 +240,37 @@ def test_instructor_opens_formgrader_on_the_course(released, tmp_path, browser_p
         for lab in LABS:
             table.get_by_text(lab.lab_id, exact=True).first.wait_for(state="attached", timeout=60_000)
         _shoot(page, "instructor-formgrader")
+
+
+def test_feedback_page_names_each_exercise_and_lists_failing_ones_first(released, tmp_path, browser_page):
+    mistake = LAB.variants().MISTAKES[0]
+    released_nb = notebooks.read(released.course_dir / "release" / LAB.lab_id / LAB.notebook.name)
+    submission = answered(released_nb, {**reference_answers(LAB), mistake.cell: mistake.source})
+    notebooks.write(submission, tmp_path / "subs" / "buggy" / LAB.lab_id / LAB.notebook.name)
+    grade(tmp_path / "subs", tmp_path / "course", released.out_dir)
+    [feedback] = generate_feedback(tmp_path / "course")
+    nb = notebooks.read(LAB.notebook)
+    labels = {notebooks.grade_id(c): exercise_label(c) for c in notebooks.grade_cells(nb)}
+    failing = [labels[cell] for cell in labels if cell in mistake.fails]
+
+    page = browser_page
+    with screenshot_on_failure(page, "feedback"):
+        page.goto(feedback.as_uri(), wait_until="domcontentloaded")
+        rows = page.locator("#toc ol.exercise-summary > li")
+        texts = [" ".join(text.split()) for text in rows.all_inner_texts()]
+        assert len(texts) == len(labels), texts
+        assert not any("Test cell" in text for text in texts), texts
+        assert [text.split(" ✗")[0] for text in texts[:len(failing)]] == failing, "failing ones first"
+        assert all("✓" in text for text in texts[len(failing):]), texts
+        assert any(text.startswith("Exercise 2 · ") for text in texts) and any(
+            text.startswith("Q1 ") for text in texts), texts
+        _shoot(page, "feedback-summary")
+
+        stand_in = page.locator(".output_area").filter(has_text="SYNTHETIC STAND-IN").first
+        _assert_fits(stand_in, "the stand-in banner on the feedback page")
+        first_failing = next(cell for cell in labels if cell in mistake.fails)
+        rows.first.locator("a").click()
+        page.wait_for_function(f"location.hash === '#{first_failing}'")
+        anchor = page.locator(f'a[name="{first_failing}"]').bounding_box()
+        assert anchor is not None and -2 <= anchor["y"] < 100, f"the link scrolls to its cell: {anchor}"
+        _shoot(page, "feedback-failing-cell")
