@@ -18,22 +18,47 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	@if [ -z "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	elif [ -z "$(CHROMIUM)" ]; then \
-	  echo "Chromium is missing, so the browser tests will be skipped: sudo apt-get install chromium"; \
-	fi
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m autograder demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: chromium student-venv
+
+# Only the browser tests need Chromium, so `make test` installs it (as root, with apt-get) and
+# `make install` and `make demo` do not wait for it.
+chromium:
+	@if [ -z "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif [ -z "$(CHROMIUM)" ]; then \
+	  echo "Chromium is missing, so the browser tests will be skipped: sudo apt-get install chromium"; \
+	fi
+
+# The student's side of `make lab`: the student zip's pyproject.toml installed in its own venv
+# (`pip install -e .` in the released folder, as its README says), without the instructor's
+# nbgrader extensions.
+STUDENT_VENV ?= build/student-venv
+STUDENT_DIR := build/release/student
+STUDENT_STAMP := $(STUDENT_VENV)/.installed-stamp
+
+student-venv: $(STUDENT_STAMP)
+
+$(STUDENT_DIR)/pyproject.toml: | $(STAMP)
+	$(BIN)/python -m autograder release
+
+$(STUDENT_STAMP): $(STUDENT_DIR)/pyproject.toml
+	test -x $(STUDENT_VENV)/bin/python || $(PYTHON) -m venv $(STUDENT_VENV)
+	$(STUDENT_VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(STUDENT_VENV)/bin/python -m pip install --quiet -e $(STUDENT_DIR)
+	touch $(STUDENT_STAMP)
 
 lab: $(STAMP)
 	$(BIN)/python -m autograder release
-	$(BIN)/jupyter lab build/release/student
+	$(MAKE) student-venv
+	cd $(STUDENT_DIR) && $(abspath $(STUDENT_VENV))/bin/jupyter lab
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
