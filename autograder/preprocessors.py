@@ -6,7 +6,7 @@ from __future__ import annotations
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor, SaveAutoGrades
 
 from autograder import evidence, notebooks
 
@@ -24,6 +24,22 @@ class SkipExperiments(NbGraderPreprocessor):
                         index: int) -> tuple[NotebookNode, ResourcesDict]:
         if cell.cell_type == "code" and notebooks.is_experiment(cell):
             cell.source = SKIPPED
+        return cell, resources
+
+
+class ForgetDuplicateIds(DeduplicateIds):
+    """nbgrader's DeduplicateIds, finished: a copied cell becomes an ordinary cell.
+
+    JupyterLab's "Duplicate" copies a cell's nbgrader metadata too. nbgrader keeps the last
+    copy's and empties the others' to `{}`, which its own OverwriteCells then trips on (a
+    KeyError that failed the whole submission). Here the emptied metadata is removed.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        cell_index: int) -> tuple[NotebookNode, ResourcesDict]:
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if "nbgrader" in cell.metadata and not cell.metadata.nbgrader:
+            del cell.metadata["nbgrader"]
         return cell, resources
 
 

@@ -65,8 +65,10 @@ class Jail:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+        # The process limit counts every process of a uid, so it is set only for a slot's own uid.
+        processes = [f"--nproc={self.processes}"] if self.uid is not None else []
         limits = ["prlimit", f"--data={self.memory_mb * 2**20}", f"--fsize={self.file_mb * 2**20}",
-                  f"--nproc={self.processes}", f"--cpu={self.cpu_seconds}", "--core=0", "--"]
+                  *processes, f"--cpu={self.cpu_seconds}", "--core=0", "--"]
         if self.uid is None:
             return [*limits, bwrap, "--unshare-all", *self._walls(shared, env), "--", *argv]
         # As root: bubblewrap mounts with root's view of the host (the interpreter may live in

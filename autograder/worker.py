@@ -35,7 +35,6 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path, 
         AssignLatePenalties,
         CheckCellMetadata,
         ClearOutput,
-        DeduplicateIds,
         IgnorePattern,
         LimitOutput,
         OverwriteCells,
@@ -43,7 +42,7 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path, 
     )
 
     from autograder.execute import ResilientExecute
-    from autograder.preprocessors import EvidenceScores, RequireEvidence, SkipExperiments
+    from autograder.preprocessors import EvidenceScores, ForgetDuplicateIds, RequireEvidence, SkipExperiments
 
     config = course_config(course)
     config.Execute.timeout = cell_timeout
@@ -61,7 +60,7 @@ def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path, 
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(runtime / "kernel")
     config.Autograde.create_student = True
-    config.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+    config.Autograde.sanitize_preprocessors = [ClearOutput, ForgetDuplicateIds, OverwriteKernelspec,
                                                OverwriteCells, SkipExperiments, CheckCellMetadata]
     config.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern,
                                                 ClearMetadataPreprocessor, LimitOutput,

@@ -8,7 +8,8 @@ loader    one epoch of the same 784-300-100-10 MLP (batch 32) fed by the book's 
           (torchvision FashionMNIST + ToTensor + DataLoader) and by on-device batching; the
           same steps on ready-made batches (compute alone); and each data path alone
 run       seconds per lab of `autograder run --quick`, and the slowest cells of the slowest lab
-grade     seconds per submission of `autograder grade`, serial and with --jobs 2, on 20
+grade     seconds per submission of `autograder grade`, serial and with --jobs 2, and the
+          sandbox's added cost (serial, jailed vs --no-sandbox), on 20
 capstone  seconds per epoch of the capstone's MLP variants and its CNN (CIFAR-10 shapes)
 
 Data is the synthetic stand-in (same shapes, so the same cost as the real data sets).
@@ -145,7 +146,7 @@ def bench_run() -> None:
 def bench_grade(n_submissions: int = 20) -> None:
     from autograder.course import all_labs
     from autograder.examples import answered, reference_answers
-    from autograder.grade import grade
+    from autograder.grade import Limits, grade
     from autograder.notebooks import read, write
     from autograder.release import release
 
@@ -158,16 +159,21 @@ def bench_grade(n_submissions: int = 20) -> None:
         for index in range(n_submissions):
             write(submission, root / "submissions" / f"student{index:02d}" / lab.lab_id / lab.notebook.name)
         seconds = {}
-        for jobs in (1, 2):
+        for name, jobs, limits in (("--jobs 1", 1, Limits()), ("--jobs 2", 2, Limits()),
+                                   ("--jobs 1 --no-sandbox", 1, Limits(sandbox=False))):
             start = time.perf_counter()
-            report = grade(root / "submissions", root / f"graded{jobs}", released.out_dir, jobs=jobs)
-            seconds[jobs] = time.perf_counter() - start
+            report = grade(root / "submissions", root / name.replace(" ", ""), released.out_dir,
+                           jobs=jobs, limits=limits)
+            seconds[name] = time.perf_counter() - start
             assert all(o.score == o.max_score for o in report.outcomes), "the benchmark grades references"
-        csvs = {(root / f"graded{jobs}" / "grades.csv").read_text() for jobs in seconds}
+        csvs = {(root / name.replace(" ", "") / "grades.csv").read_text() for name in seconds}
     print(f"{n_submissions} submissions of {lab.lab_id} (reference answers)")
-    for jobs, total in seconds.items():
-        print(f"  --jobs {jobs}: {total:6.1f} s in all, {total / n_submissions:5.1f} s per submission")
-    print(f"  speed-up with 2 jobs: {seconds[1] / seconds[2]:.2f}×; identical grades.csv: {len(csvs) == 1}")
+    for name, total in seconds.items():
+        print(f"  {name:22s} {total:6.1f} s in all, {total / n_submissions:5.2f} s per submission")
+    print(f"  speed-up with 2 jobs: {seconds['--jobs 1'] / seconds['--jobs 2']:.2f}×; "
+          f"identical grades.csv: {len(csvs) == 1}")
+    added = (seconds["--jobs 1"] - seconds["--jobs 1 --no-sandbox"]) / n_submissions
+    print(f"  the sandbox adds {added:+.2f} s per submission (goal: at most 1 s)")
 
 
 def capstone_models() -> list[tuple[str, object, int, int]]:
