@@ -110,14 +110,14 @@ def orthogonal_init_(layer: nn.Linear) -> nn.Linear:
 # %% cell: q1_same_value
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "b"
+Q1 = "c"
 ### END SOLUTION
 
 
 # %% cell: q2_zero_bias
 # Set Q2 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q2 = "a"
+Q2 = "d"
 ### END SOLUTION
 
 
@@ -138,5 +138,12 @@ Q4 = 1 / math.sqrt(3)
 # %% cell: q5_selu_init
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "c"
+Q5 = "a"
+### END SOLUTION
+
+
+# %% cell: q6_relu_default_factor
+# Set Q6 to a number.
+### BEGIN SOLUTION
+Q6 = 1 / 6
 ### END SOLUTION

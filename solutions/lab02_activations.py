@@ -141,14 +141,14 @@ class SwiGLU(nn.Module):
 # %% cell: q1_dead_relu
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "b"
+Q1 = "d"
 ### END SOLUTION
 
 
 # %% cell: q2_selu_setup
 # Set Q2 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q2 = "c"
+Q2 = "a"
 ### END SOLUTION
 
 
@@ -169,5 +169,5 @@ Q4 = -1.7580993408473766
 # %% cell: q5_latency
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "a"
+Q5 = "b"
 ### END SOLUTION

@@ -115,7 +115,7 @@ def fuse_linear_bn(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
 # %% cell: q1_momentum
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "b"
+Q1 = "c"
 ### END SOLUTION
 
 
@@ -136,7 +136,7 @@ Q3 = 401
 # %% cell: q4_no_bias
 # Set Q4 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q4 = "a"
+Q4 = "b"
 ### END SOLUTION
 
 
@@ -150,5 +150,5 @@ Q5 = 1
 # %% cell: q6_layer_norm
 # Set Q6 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q6 = "c"
+Q6 = "d"
 ### END SOLUTION

@@ -74,7 +74,7 @@ def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None) 
 # %% cell: q1_unstable_gradients
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "c"
+Q1 = "a"
 ### END SOLUTION
 
 
@@ -102,12 +102,12 @@ Q4 = 0.25
 # %% cell: q5_where_to_clip
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "d"
+Q5 = "c"
 ### END SOLUTION
 
 
 # %% cell: q6_recurrent
 # Set Q6 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q6 = "a"
+Q6 = "d"
 ### END SOLUTION

@@ -97,7 +97,7 @@ def fine_tune(model: nn.Sequential, data: dict, frozen_epochs: int, unfrozen_epo
 # %% cell: q1_why_freeze
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "c"
+Q1 = "b"
 ### END SOLUTION
 
 
@@ -111,19 +111,19 @@ Q2 = 153
 # %% cell: q3_lucky_seed
 # Set Q3 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q3 = "b"
+Q3 = "d"
 ### END SOLUTION
 
 
 # %% cell: q4_dense_nets
 # Set Q4 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q4 = "a"
+Q4 = "c"
 ### END SOLUTION
 
 
 # %% cell: q5_auxiliary_task
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "d"
+Q5 = "a"
 ### END SOLUTION

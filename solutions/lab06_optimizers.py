@@ -340,7 +340,7 @@ def prune_smallest(model: nn.Module, amount: float) -> float:
 # %% cell: q1_momentum_near_one
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "c"
+Q1 = "a"
 ### END SOLUTION
 
 
@@ -361,19 +361,19 @@ Q3 = 0.001
 # %% cell: q4_adagrad_stops
 # Set Q4 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q4 = "b"
+Q4 = "c"
 ### END SOLUTION
 
 
 # %% cell: q5_decoupled_decay
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "d"
+Q5 = "b"
 ### END SOLUTION
 
 
-# %% cell: q6_sparse_model
-# Set Q6 to "a", "b", "c" or "d".
+# %% cell: q6_momentum_two_steps
+# Set Q6 to a number.
 ### BEGIN SOLUTION
-Q6 = "c"
+Q6 = 0.1 * 1 + 0.1 * (0.9 * 1 + 1)
 ### END SOLUTION

@@ -230,5 +230,5 @@ Q4 = 0.05
 # %% cell: q5_random_vs_grid
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "d"
+Q5 = "c"
 ### END SOLUTION

@@ -154,14 +154,14 @@ class EarlyStopping:
 # %% cell: q1_dropout_inference
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "c"
+Q1 = "a"
 ### END SOLUTION
 
 
 # %% cell: q2_sparse_model
 # Set Q2 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q2 = "b"
+Q2 = "d"
 ### END SOLUTION
 
 
@@ -182,5 +182,5 @@ Q4 = 2 * 5e-4
 # %% cell: q5_adamw
 # Set Q5 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q5 = "d"
+Q5 = "c"
 ### END SOLUTION

@@ -119,14 +119,14 @@ def to_mc_dropout(model: nn.Sequential) -> nn.Sequential:
 # %% cell: q1_test_once
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q1 = "b"
+Q1 = "d"
 ### END SOLUTION
 
 
 # %% cell: q2_self_normalizing
 # Set Q2 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q2 = "b"
+Q2 = "c"
 ### END SOLUTION
 
 
@@ -140,7 +140,7 @@ Q3 = 20 * 2 * 100
 # %% cell: q4_batch_norm_cost
 # Set Q4 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q4 = "b"
+Q4 = "a"
 ### END SOLUTION
 
 

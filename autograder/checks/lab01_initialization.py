@@ -228,3 +228,8 @@ def test_q4_default_ratio(Q4):
 @hidden_test
 def test_q5_selu_init(Q5):
     expect_choice(Q5, ref.Q5, question="Q5")
+
+
+@hidden_test
+def test_q6_relu_default_factor(Q6):
+    expect_number(Q6, ref.Q6, question="Q6")

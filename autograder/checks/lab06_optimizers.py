@@ -582,5 +582,5 @@ def test_q5_decoupled_decay(Q5):
 
 
 @hidden_test
-def test_q6_sparse_model(Q6):
-    expect_choice(Q6, ref.Q6, question="Q6")
+def test_q6_momentum_two_steps(Q6):
+    expect_number(Q6, ref.Q6, question="Q6")

@@ -83,6 +83,10 @@ def orthogonal_init_(layer):
 ''', "test_orthogonal_init"),
     wrong("Q1 answered a", "q1_same_value", 'Q1 = "a"', "test_q1_same_value"),
     wrong("Q3 answered with the variance", "q3_he_std", "Q3 = 0.01", "test_q3_he_std"),
+    wrong("Q6 answered 2 · 1/3, forgetting that the default variance is per fan_in", "q6_relu_default_factor",
+          "Q6 = 2 / 3", "test_q6_relu_default_factor"),
+    wrong("Q6 answered 1/3, forgetting that ReLU halves the second moment", "q6_relu_default_factor",
+          "Q6 = 1 / 3", "test_q6_relu_default_factor"),
     wrong("weights drawn with torch.nn.init imported by name", "init_linear", '''
 from torch.nn.init import normal_, uniform_, zeros_
 
@@ -167,4 +171,5 @@ def orthogonal_init_(layer):
     return layer
 '''),
     right("Q4 as a decimal", "q4_default_ratio", "Q4 = 0.577"),
+    right("Q6 as a decimal", "q6_relu_default_factor", "Q6 = 0.167"),
 ]

@@ -170,7 +170,7 @@ def dead_fraction(model, X):
     return [(outputs[r] == 0).all(dim=0).float().mean().item() for r in relus]
 ''', "test_dead_fraction"),
     wrong("Q1 answered a", "q1_dead_relu", 'Q1 = "a"', "test_q1_dead_relu"),
-    wrong("Q2 answered b (He init and dropout)", "q2_selu_setup", 'Q2 = "b"', "test_q2_selu_setup"),
+    wrong("Q2 answered b (He init)", "q2_selu_setup", 'Q2 = "b"', "test_q2_selu_setup"),
     wrong("Q3 answered with the ReLU gain", "q3_leaky_gain", "Q3 = 2 ** 0.5", "test_q3_leaky_gain"),
     wrong("Q4 answered with ELU's floor", "q4_selu_floor", "Q4 = -1.0", "test_q4_selu_floor"),
     wrong("F.elu imported by name", "elu", '''

@@ -180,7 +180,7 @@ def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
     history.records = [dict(r, epoch=i) for i, r in enumerate(first.records + second.records, 1)]
     return history
 ''', "test_fine_tune"),
-    wrong("Q1 answered b", "q1_why_freeze", 'Q1 = "b"', "test_q1_why_freeze"),
+    wrong("Q1 answered: freezing is to save computation", "q1_why_freeze", 'Q1 = "a"', "test_q1_why_freeze"),
     wrong("Q2 counts the head's weights only", "q2_trainable_count", "Q2 = 150",
           "test_q2_trainable_count"),
     wrong("Q3 answered a", "q3_lucky_seed", 'Q3 = "a"', "test_q3_lucky_seed"),

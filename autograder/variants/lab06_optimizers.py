@@ -371,6 +371,10 @@ def prune_smallest(model, amount):
     wrong("Q3 answered with SGD's step", "q3_adam_first_step", "Q3 = 0.001 * 0.02",
           "test_q3_adam_first_step"),
     wrong("Q5 answered c", "q5_decoupled_decay", 'Q5 = "c"', "test_q5_decoupled_decay"),
+    wrong("Q6 answered without momentum (two steps of 0.1)", "q6_momentum_two_steps", "Q6 = 0.2",
+          "test_q6_momentum_two_steps"),
+    wrong("Q6 answered with the second step only", "q6_momentum_two_steps", "Q6 = 0.19",
+          "test_q6_momentum_two_steps"),
 ]
 
 ALTERNATIVES = [
@@ -499,4 +503,5 @@ def prune_smallest(model, amount):
 '''),
     right("Q2 as a float", "q2_terminal_velocity", "Q2 = 1 / (1 - 0.9)"),
     right("Q3 in scientific notation", "q3_adam_first_step", "Q3 = 1e-3"),
+    right("Q6 as a decimal", "q6_momentum_two_steps", "Q6 = 0.29"),
 ]
