@@ -1,13 +1,20 @@
-"""Submissions that loop, crash, hog memory, exit, tamper with the tests or phone home.
+"""Submissions that loop, crash, hog memory or disk, exit, tamper with the tests, read the
+answers from disk, try to outlive their grading or reach other students, or phone home.
 
 Each is built here from the reference answers of the first lab with one attack added; each
 must score exactly what it deserves (0 for the exercises it attacked, full marks elsewhere),
-the batch must complete, and grading the batch three times (two jobs, one job, two jobs) must
-give identical CSV files.
+the batch must complete, and grading the batch twice (two jobs, then one) must give
+identical CSV files: an attacker graded first changes nobody's marks, in its own batch or the
+next. After the batches no process they started is alive and nothing outside the
+output folders changed: not the project, not the virtual environment, not HOME.
 """
 
+import copy
+import csv
 import http.server
+import os
 import socketserver
+import sys
 import threading
 from pathlib import Path
 
@@ -15,14 +22,17 @@ import pytest
 from nbformat.v4 import new_output
 
 from autograder import notebooks
+from autograder.course import REPO
 from autograder.examples import answered, reference_answers
-from autograder.grade import Limits, grade, network_isolation
+from autograder.grade import Limits, grade
+from autograder.sandbox import FIRST_UID
 from tests.labs_under_test import LABS
 
 pytestmark = pytest.mark.slow
 LAB = LABS[0]
 WRONG_INIT_STD = LAB.variants().MISTAKES[0]
 LIMITS = Limits(cell_seconds=8, notebook_seconds=240, memory_mb=2500)
+MARKER = "31337"  # the detached processes' argument, to find any that outlived grading
 
 
 def _points(cell_ids: set[str]) -> float:
@@ -41,12 +51,14 @@ def _cell(nb, grade_id):
 @pytest.fixture(scope="module")
 def answer_server():
     """A web server on this machine that hands out the answer to Q1."""
+    answer = {}
+    exec(reference_answers(LAB)["q1_same_value"], answer)
 
     class Answer(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
             self.end_headers()
-            self.wfile.write(b"b")
+            self.wfile.write(answer["Q1"].encode())
 
         def log_message(self, *args):
             pass
@@ -57,10 +69,110 @@ def answer_server():
         server.shutdown()
 
 
+# Each attack is the source of one answer cell; it ends by giving the cell's answer, so that
+# it loses points only where the attack itself is wrong.
+READ_ANSWERS_FROM_DISK = """\
+import json, pathlib, labs
+_found = {}
+_project = pathlib.Path(labs.__file__).resolve().parent.parent
+_candidates = [_project / ("sol" + "utions") / "lab01_initialization.py"]
+for _up in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]:
+    _candidates += list(_up.glob("source/*/*.ipynb")) + list(_up.glob("*/source/*/*.ipynb"))
+for _path in _candidates:
+    try:
+        _text = _path.read_text()
+        if _path.suffix == ".ipynb":
+            _text = "\\n".join("".join(c["source"]) for c in json.loads(_text)["cells"]
+                              if "BEGIN SOLUTION" in "".join(c["source"]))
+        exec(_text, _found)
+    except Exception:
+        pass
+orthogonal_init_ = _found.get("orthogonal_init_")
+"""
+
+PERSIST = f"""\
+import pathlib, site, sqlite3, subprocess, sys, labs
+_root = pathlib.Path(labs.__file__).resolve().parent.parent
+_evil = "raise SystemExit('persisted')\\n"
+_targets = [_root / "autograder" / "checks" / "lab01_initialization.py",
+            _root / "solutions" / "lab01_initialization.py", _root / "labs" / "device.py",
+            pathlib.Path(site.getsitepackages()[0]) / "zz_persist.pth",
+            pathlib.Path(sys.prefix) / "bin" / "jupyter",
+            pathlib.Path.home() / ".ipython" / "profile_default" / "startup" / "00-persist.py",
+            pathlib.Path("/root/.ipython/profile_default/startup/00-persist.py")]
+for _target in _targets:
+    try:
+        _target.parent.mkdir(parents=True, exist_ok=True)
+        _target.write_text("import os; " + _evil if _target.suffix == ".pth" else _evil)
+    except OSError:
+        pass
+for _up in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents, pathlib.Path("/tmp")]:
+    for _db in [*_up.glob("gradebook*.db"), *_up.glob("*/gradebook*.db"), *_up.glob("*/*/gradebook*.db")]:
+        try:
+            with sqlite3.connect(_db) as _con:
+                _con.execute("UPDATE grade SET manual_score = 0, extra_credit = 50")
+        except Exception:
+            pass
+_overwrite = ("import pathlib, time\\nwhile True:\\n"
+              "    for p in pathlib.Path('/').glob('**/.work/**/*.ipynb'):\\n"
+              "        try: p.write_text('{{}}')\\n        except OSError: pass\\n    time.sleep(0.2)")
+for _ in range(20):
+    subprocess.Popen(["sleep", "{MARKER}"], start_new_session=True)
+subprocess.Popen([sys.executable, "-c", _overwrite, "{MARKER}"], start_new_session=True)
+"""
+
+DISK_HOG = """\
+import pathlib, tempfile
+_chunk = b"x" * 2**24
+for _folder, _megabytes in ((pathlib.Path.cwd(), 2048), (pathlib.Path(tempfile.gettempdir()), 1024)):
+    try:
+        with open(_folder / "hog.bin", "wb") as _handle:
+            for _ in range(_megabytes // 16):
+                _handle.write(_chunk)
+    except OSError:
+        pass
+    for _index in range(64):
+        try:
+            (_folder / f"hog{_index}.bin").write_bytes(_chunk)
+        except OSError:
+            break
+"""
+
+NOISY_BUT_RIGHT = """\
+import sys, warnings
+import torch
+from tqdm.auto import tqdm
+print("about to run init_std", file=sys.stderr)
+warnings.warn("a warning from the student's own code")
+torch.tensor(torch.ones(2))  # PyTorch's UserWarning: copy-constructing a tensor
+for _ in tqdm(range(5), desc="warming up"):
+    pass
+"""
+
+DISPLAYHOOK = """
+_wrong_init_std = init_std
+
+
+def init_std(*args, **kwargs):
+    import sys
+    sys.displayhook("ok")
+    sys.displayhook(2.0)
+    return _wrong_init_std(*args, **kwargs)
+"""
+
+
 def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[str]]:
-    """Write one submission per attack under `dest`; return the grade cells each must fail."""
+    """Write one submission per attack under `dest`; return the grade cells each must fail.
+
+    Students whose names start with `a_` attack the machine and the batch; they sort first,
+    so they are graded before the honest ones.
+    """
     released = notebooks.read(released_dir / "course" / "release" / LAB.lab_id / LAB.notebook.name)
     answers = reference_answers(LAB)
+    # The input transformer blanks every later cell, so it goes in the last answer cell.
+    cells = [cell for cell in released.cells if notebooks.grade_id(cell)]
+    last = max(index for index, cell in enumerate(cells) if notebooks.is_solution(cell))
+    last_answer, last_test = notebooks.grade_id(cells[last]), notebooks.grade_id(cells[last + 1])
     attacks: dict[str, tuple[dict[str, str], set[str]]] = {
         "honest": ({}, set()),
         "loop": ({"orthogonal_init": answers["orthogonal_init"].replace(
@@ -69,7 +181,7 @@ def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[st
         "stubborn_loop": ({"q5_selu_init": "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n"
                                             "    except KeyboardInterrupt:\n        pass"},
                           {"test_q5_selu_init"}),
-        "kill": ({"q4_default_ratio": "import os\nos.kill(os.getpid(), 9)\nQ4 = 1 / math.sqrt(3)"},
+        "kill": ({"q4_default_ratio": "import os\nos.kill(os.getpid(), 9)\n" + answers["q4_default_ratio"]},
                  {"test_q4_default_ratio"}),
         "memory": ({"q3_he_std": "def hog():\n    chunks = []\n    while True:\n"
                                  "        chunks.append(bytes(256 * 2**20))\n\n\nhog()\nQ3 = 0.1"},
@@ -89,8 +201,9 @@ def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[st
             "    **{name: getattr(real, name) for name in dir(real)})\n"
             "autograder.checks.lab01_initialization.test_init_std = lambda f: None\n")},
                         {"test_init_std"}),
-        "transformer": ({"q5_selu_init": 'Q5 = "a"\nget_ipython().input_transformers_cleanup.append('
-                                         "lambda lines: [])"}, {"test_q5_selu_init"}),
+        "transformer": ({last_answer: answers[last_answer]
+                         + "\nget_ipython().input_transformers_cleanup.append(lambda lines: [])"},
+                        {last_test}),
         "network": ({"q1_same_value": "import urllib.request\ntry:\n    Q1 = urllib.request.urlopen("
                                       f"'http://127.0.0.1:{port}/', timeout=3).read().decode()\n"
                                       "except Exception:\n    Q1 = 'no network'"},
@@ -99,6 +212,12 @@ def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[st
         "deleted_test": ({"uniform_bound": "def uniform_bound(std):\n    return std"},
                          {"test_uniform_bound"}),
         "big_output": ({}, set()),
+        "a_disk_reader": ({"orthogonal_init": READ_ANSWERS_FROM_DISK}, {"test_orthogonal_init"}),
+        "a_persist": ({"q1_same_value": PERSIST + answers["q1_same_value"]}, set()),
+        "a_disk_hog": ({"q2_zero_bias": DISK_HOG + answers["q2_zero_bias"]}, set()),
+        "noisy": ({"init_std": NOISY_BUT_RIGHT + answers["init_std"]}, set()),
+        "displayhook": ({"init_std": WRONG_INIT_STD.source + DISPLAYHOOK}, {"test_init_std"}),
+        "duplicated": ({}, set()),
     }
     for student, (changes, _) in attacks.items():
         submission = answered(released, {**answers, **changes})
@@ -110,41 +229,91 @@ def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[st
         if student == "big_output":
             huge = new_output("stream", name="stdout", text="x" * 50_000_000)
             _cell(submission, "init_std").outputs = [huge]
+        if student == "duplicated":
+            _duplicate(submission, "init_std")
+            _duplicate(submission, "test_init_std")
         notebooks.write(submission, dest / student / LAB.lab_id / LAB.notebook.name)
     (dest / "malformed" / LAB.lab_id).mkdir(parents=True)
     (dest / "malformed" / LAB.lab_id / LAB.notebook.name).write_text('{"cells": [{"cell_type": ')
+    honest = answered(released, answers)
+    notebooks.write(honest, dest / "gradebook.base.db" / LAB.lab_id / LAB.notebook.name)
     return {student: fails for student, (_, fails) in attacks.items()}
 
 
+def _duplicate(nb, grade_id):
+    """Copy a cell as JupyterLab's Duplicate does: same source and metadata, a new cell id."""
+    original = _cell(nb, grade_id)
+    duplicate = copy.deepcopy(original)
+    duplicate["id"] = f"{original['id'][:8]}-copy"
+    nb.cells.insert(nb.cells.index(original) + 1, duplicate)
+
+
+
+def _fingerprint() -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file a submission could use to persist: the
+    project's code, the virtual environment, and HOME's Python and Jupyter folders."""
+    home = Path.home()
+    roots = [REPO / "autograder", REPO / "solutions", REPO / "labs", Path(sys.prefix),
+             home / ".ipython", home / ".local", home / ".jupyter", home / ".config"]
+    seen = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                path = Path(folder) / name
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                seen[str(path)] = (info.st_size, info.st_mtime_ns)
+    return seen
+
+
+def _leftover_processes() -> list[str]:
+    """Processes started by a graded submission: run as a grading uid, or carrying MARKER."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            uid = entry.stat().st_uid
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if FIRST_UID <= uid < FIRST_UID + 64 or MARKER in command.split():
+            found.append(f"{entry.name} uid={uid}: {command.strip()}")
+    return found
+
+
 @pytest.fixture(scope="module")
-def graded_three_times(released, answer_server, tmp_path_factory):
+def graded_twice(released, answer_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("adversarial")
     expected = build_attacks(released.out_dir, root / "submissions", answer_server)
+    before = _fingerprint()
     runs = []
-    for attempt, jobs in enumerate((2, 1, 2)):
+    for attempt, jobs in enumerate((2, 1)):
         course = root / f"course{attempt}"
         runs.append((grade(root / "submissions", course, released.out_dir, jobs=jobs, limits=LIMITS),
                      course))
-    return expected, runs
+    changed = sorted(path for path, mark in _fingerprint().items() if before.get(path) != mark)
+    changed += sorted(set(before) - set(_fingerprint()))
+    return expected, runs, changed
 
 
-def test_each_attack_loses_exactly_the_exercises_it_attacked(graded_three_times):
-    expected, runs = graded_three_times
-    report = runs[0][0]
-    outcomes = {o.student_id: o for o in report.outcomes}
-    isolated = not network_isolation()[1]
-    for student, fails in expected.items():
-        if student == "network" and not isolated:
-            continue
-        outcome = outcomes[student]
-        lost = {cell for cell, result in outcome.cells.items() if result["score"] != result["max_score"]}
-        assert lost == fails, f"{student}: lost {sorted(lost)}, expected {sorted(fails)} ({outcome.status})"
-        assert outcome.score == outcome.max_score - _points(fails)
+def test_each_attack_loses_exactly_the_exercises_it_attacked(graded_twice):
+    expected, runs, _ = graded_twice
+    for report, _ in runs:
+        outcomes = {o.student_id: o for o in report.outcomes}
+        for student, fails in expected.items():
+            outcome = outcomes[student]
+            lost = {cell for cell, result in outcome.cells.items() if result["score"] != result["max_score"]}
+            assert lost == fails, f"{student}: lost {sorted(lost)}, not {sorted(fails)} ({outcome.status})"
+            assert outcome.score == outcome.max_score - _points(fails)
 
 
-def test_the_report_says_what_happened(graded_three_times):
-    _, runs = graded_three_times
-    status = {o.student_id: o.status for o in runs[0][0].outcomes}
+def test_the_report_says_what_happened(graded_twice):
+    _, runs, _ = graded_twice
+    status = {o.student_id: str(o.status) for o in runs[0][0].outcomes}
     assert "stopped after 8 s" in status["loop"]
     assert "ignored the interrupt; restarted" in status["stubborn_loop"]
     assert "the kernel died; restarted" in status["kill"]
@@ -152,23 +321,51 @@ def test_the_report_says_what_happened(graded_three_times):
     for student in ("helpers", "fake_module"):
         assert "flagged: autograder" in status[student]
     assert "get_ipython" in status["transformer"]
-    assert status["honest"] == "graded"
-    reasons = [problem.reason for problem in runs[0][0].problems]
-    assert any("not valid notebook JSON" in reason for reason in reasons)
+    assert status["honest"] == status["noisy"] == status["duplicated"] == "graded"
+    reasons = {problem.where.split("/")[0]: problem.reason for problem in runs[0][0].problems}
+    assert "not valid notebook JSON" in reasons["malformed"]
+    assert "a name the grader uses" in reasons["gradebook.base.db"]
 
 
-def test_network_is_cut_off_where_the_platform_allows(graded_three_times):
-    _, runs = graded_three_times
-    _, note = network_isolation()
-    if note:
-        assert note in runs[0][0].notes
-        pytest.skip(note)
+def test_the_network_is_cut_off(graded_twice):
+    _, runs, _ = graded_twice
     network = next(o for o in runs[0][0].outcomes if o.student_id == "network")
     assert network.cells["test_q1_same_value"]["score"] == 0
 
 
-def test_three_gradings_serial_or_parallel_give_identical_csvs(graded_three_times):
-    _, runs = graded_three_times
-    for name in ("grades.csv", "grades_by_exercise.csv"):
-        contents = {(course / name).read_text() for _, course in runs}
+def test_gradings_serial_or_parallel_give_identical_csvs(graded_twice):
+    _, runs, _ = graded_twice
+    for name in ("grades.csv", "grades_by_exercise.csv", "report.csv"):
+        contents = {_without_timing(course / name) for _, course in runs}
         assert len(contents) == 1, f"{name} differs between runs"
+
+
+def _without_timing(path: Path) -> str:
+    """A CSV's text without report.csv's seconds column, the one thing that may differ."""
+    lines = path.read_text().splitlines()
+    if lines[0].split(",")[:6] != ["student_id", "lab_id", "score", "max_score", "seconds", "status"]:
+        return "\n".join(lines)
+    rows = list(csv.reader(lines))
+    return "\n".join(",".join(row[:4] + row[5:]) for row in rows)
+
+
+def test_no_grade_is_above_its_maximum_and_the_csvs_agree(graded_twice):
+    _, runs, _ = graded_twice
+    for _, course in runs:
+        with open(course / "grades.csv") as handle:
+            grades = {(r["student_id"], r["lab_id"]): (float(r["score"]), float(r["max_score"]))
+                      for r in csv.DictReader(handle)}
+        with open(course / "report.csv") as handle:
+            reported = {(r["student_id"], r["lab_id"]): (float(r["score"]), float(r["max_score"]))
+                        for r in csv.DictReader(handle) if r["student_id"]}
+        assert grades == reported
+        assert all(score <= top for score, top in grades.values())
+
+
+def test_nothing_a_submission_started_outlives_the_batch(graded_twice):
+    assert _leftover_processes() == []
+
+
+def test_nothing_outside_the_output_folder_changed(graded_twice):
+    _, _, changed = graded_twice
+    assert changed == []

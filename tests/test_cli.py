@@ -50,3 +50,12 @@ def test_run_reports_the_failing_cell(monkeypatch, tmp_path, capsys):
     assert "98_broken" in captured.out and "FAILED" in captured.out
     assert "ValueError: boom 1" in captured.err and "raise ValueError('boom ' + str(x))" in captured.err
     shutil.rmtree(lab_dir)
+
+
+def test_grade_without_a_sandbox_refuses_and_names_the_way_out(monkeypatch, tmp_path, capsys):
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "bubblewrap (bwrap) is not installed")
+    code = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--release", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert code == 2 and "bubblewrap (bwrap) is not installed" in error and "--no-sandbox" in error

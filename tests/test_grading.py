@@ -12,7 +12,7 @@ import pytest
 from autograder import notebooks, selfcheck
 from autograder.examples import answered, example_submissions, reference_answers
 from autograder.feedback import generate_feedback
-from autograder.grade import grade
+from autograder.grade import Limits, grade
 from tests.labs_under_test import LABS, lab_params
 
 pytestmark = pytest.mark.slow
@@ -39,13 +39,13 @@ def _points(lab, cells):
 @pytest.mark.parametrize("lab", lab_params())
 def test_reference_gets_full_marks(graded, lab):
     outcome = _outcome(graded[0], "reference", lab)
-    assert outcome.status == "graded" and outcome.score == outcome.max_score > 0
+    assert str(outcome.status) == "graded" and outcome.score == outcome.max_score > 0
 
 
 @pytest.mark.parametrize("lab", lab_params())
 def test_blank_release_gets_zero(graded, lab):
     outcome = _outcome(graded[0], "blank", lab)
-    assert outcome.status == "graded" and outcome.score == 0
+    assert str(outcome.status) == "graded" and outcome.score == 0
 
 
 @pytest.mark.parametrize("lab", lab_params())
@@ -138,3 +138,17 @@ def test_zip_with_path_traversal_writes_nothing_outside(released, tmp_path):
     assert [(o.student_id, o.score) for o in report.outcomes] == [("ann", 0.0)]
     assert sum("unsafe path" in problem.reason for problem in report.problems) == 2
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out" / "escaped.txt").exists()
+
+
+def test_unsandboxed_grading_says_so_on_every_row(released, tmp_path):
+    lab = LABS[0]
+    name = lab.notebook.name
+    released_nb = notebooks.read(released.course_dir / "release" / lab.lab_id / name)
+    notebooks.write(answered(released_nb, reference_answers(lab)),
+                    tmp_path / "subs" / "ann" / lab.lab_id / name)
+    report = grade(tmp_path / "subs", tmp_path / "course", released.out_dir, limits=Limits(sandbox=False))
+    assert [o.score == o.max_score for o in report.outcomes] == [True]
+    with open(tmp_path / "course" / "report.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(row["status"].endswith("unsandboxed") for row in rows)
+    assert any("unsandboxed" in note for note in report.notes)
