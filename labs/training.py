@@ -8,6 +8,7 @@ and optionally `restore(model)`), batch augmentation and mixed precision.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -117,7 +118,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     """Train `model` for `epochs` epochs on `train` and return its per-epoch History.
 
     - `scheduler` steps after every epoch, or after every optimizer step when
-      `scheduler_interval="batch"` (1cycle); `ReduceLROnPlateau` gets the `monitor` value.
+      `scheduler_interval="batch"` (1cycle); a scheduler whose `step` needs an argument
+      (`ReduceLROnPlateau`, or one written like it) gets the `monitor` value.
     - `clip_grad_norm` clips the global gradient norm before each optimizer step.
     - `early_stopping.step(record[monitor], model)` runs after each epoch; True stops
       training, and `early_stopping.restore(model)` (if it has one) runs at the end.
@@ -134,8 +136,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
         raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}.")
     if monitor not in COLUMNS:
         raise ValueError(f"monitor must be one of {', '.join(COLUMNS)}, got {monitor!r}.")
-    watches_valid = early_stopping is not None or isinstance(
-        scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    watches_valid = early_stopping is not None or _steps_on_metric(scheduler)
     if valid is None and watches_valid and monitor.startswith("valid"):
         raise ValueError(f"Early stopping and ReduceLROnPlateau watch {monitor!r}, but no validation "
                          "data was given: pass valid=(X_valid, y_valid), or monitor='train_loss'.")
@@ -219,8 +220,22 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.
     return outputs, loss
 
 
-def _step_epoch_scheduler(scheduler: object, monitored: float) -> None:
+def _steps_on_metric(scheduler: object) -> bool:
+    """Whether `scheduler.step` needs the monitored metric: performance scheduling."""
+    if scheduler is None:
+        return False
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return True
+    try:
+        parameters = inspect.signature(scheduler.step).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.default is inspect.Parameter.empty
+               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+
+
+def _step_epoch_scheduler(scheduler: object, monitored: float) -> None:
+    if _steps_on_metric(scheduler):
         scheduler.step(monitored)
     else:
         scheduler.step()

@@ -169,6 +169,46 @@ def one_cycle(t: int, total_steps: int, max_lr: float, pct_start: float = 0.3,
     ### END SOLUTION
 
 
+# %% cell: plateau_scheduler
+class ReduceLROnPlateauScratch:
+    """Performance scheduling: multiply each group's rate by `factor` once the metric stops improving."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, min_lr: float = 0.0) -> None:
+        ### BEGIN SOLUTION
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must be between 0 and 1 (exclusive), got {factor}.")
+        self.optimizer, self.mode, self.factor = optimizer, mode, factor
+        self.patience, self.threshold, self.min_lr = patience, threshold, min_lr
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        ### END SOLUTION
+
+    def step(self, metric: float) -> None:
+        """Record this epoch's metric; cut the rates after more than `patience` epochs without progress."""
+        ### BEGIN SOLUTION
+        metric = float(metric)
+        if self.mode == "min":
+            improved = metric < self.best * (1 - self.threshold)
+        else:
+            improved = metric > self.best * (1 + self.threshold)
+        if improved:
+            self.best, self.num_bad_epochs = metric, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.num_bad_epochs > self.patience:
+            for group in self.optimizer.param_groups:
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+            self.num_bad_epochs = 0
+        ### END SOLUTION
+
+    def get_last_lr(self) -> list[float]:
+        """The current rate of each parameter group."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
 # %% cell: random_search
 def random_search(train_fn, space: dict, n_trials: int, seed: int = 0) -> list[dict]:
     """Evaluate `train_fn(**params)` at `n_trials` random points of `space`; best score first.
@@ -199,36 +239,29 @@ def random_search(train_fn, space: dict, n_trials: int, seed: int = 0) -> list[d
     ### END SOLUTION
 
 
-# %% cell: q1_momentum_near_one
-# Set Q1 to "a", "b", "c" or "d".
+# %% cell: q1_exponential_gamma
+# Set Q1 to a number.
 ### BEGIN SOLUTION
-Q1 = "c"
+Q1 = 0.1 ** (1 / 20)
 ### END SOLUTION
 
 
-# %% cell: q2_exponential_gamma
-# Set Q2 to a number.
+# %% cell: q2_one_cycle_momentum
+# Set Q2 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q2 = 0.1 ** (1 / 20)
+Q2 = "b"
 ### END SOLUTION
 
 
-# %% cell: q3_one_cycle_momentum
-# Set Q3 to "a", "b", "c" or "d".
+# %% cell: q3_plateau_lr
+# Set Q3 to a number.
 ### BEGIN SOLUTION
-Q3 = "b"
+Q3 = 0.05
 ### END SOLUTION
 
 
-# %% cell: q4_plateau_lr
-# Set Q4 to a number.
+# %% cell: q4_random_vs_grid
+# Set Q4 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
-Q4 = 0.05
-### END SOLUTION
-
-
-# %% cell: q5_random_vs_grid
-# Set Q5 to "a", "b", "c" or "d".
-### BEGIN SOLUTION
-Q5 = "c"
+Q4 = "c"
 ### END SOLUTION

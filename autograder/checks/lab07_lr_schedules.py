@@ -23,6 +23,7 @@ from autograder.checks.core import (
     expect_choice,
     expect_close,
     expect_number,
+    expect_raises,
     fail,
     forbidden,
     hidden_test,
@@ -367,6 +368,77 @@ def test_one_cycle(one_cycle):
                              atol=1e-12 * max_lr, hint=phases)
 
 
+# ---------------------------------------------------------------- performance scheduling
+
+
+def _metric_walk(seed: int, n: int, drift: float) -> list[float]:
+    """A noisy metric that drifts by `drift` per epoch: improvements, plateaus and setbacks."""
+    generator = torch.Generator().manual_seed(seed)
+    steps = drift + 0.01 * torch.randn(n, generator=generator, dtype=torch.float64)
+    return (0.5 + steps.cumsum(0)).tolist()
+
+
+def _plateau_case(scheduler_class, options: dict, metrics: list, lrs=(0.1, 0.03),
+                  poke: dict | None = None, as_tensor: bool = False) -> None:
+    """Step the student's scheduler and PyTorch's side by side; compare the rates, best and counter."""
+    mine = torch.optim.SGD([{"params": [nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs], lr=lrs[0])
+    theirs = torch.optim.SGD([{"params": [nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs], lr=lrs[0])
+    what = f"ReduceLROnPlateauScratch(optimizer, {', '.join(f'{k}={v!r}' for k, v in options.items())})"
+    with forbidden(lr_scheduler, ("ReduceLROnPlateau",), NO_SCHEDULERS, within=scheduler_class):
+        scheduler = call(scheduler_class, mine, **options, what=what)
+    expected = lr_scheduler.ReduceLROnPlateau(theirs, **options)
+    for epoch, metric in enumerate(metrics, start=1):
+        if poke and epoch in poke:
+            for optimizer in (mine, theirs):
+                optimizer.param_groups[0]["lr"] = poke[epoch]
+        given = torch.tensor(metric, dtype=torch.float64) if as_tensor else metric
+        with forbidden(lr_scheduler, ("ReduceLROnPlateau",), NO_SCHEDULERS, within=scheduler_class):
+            call(scheduler.step, given, what=f"{what}.step({metric:.4g})")
+        expected.step(metric)
+        got = [group["lr"] for group in mine.param_groups]
+        want = [group["lr"] for group in theirs.param_groups]
+        hint = ("The rates are cut when num_bad_epochs EXCEEDS patience, for every parameter group, "
+                "never below min_lr; an improvement must beat best by the relative threshold "
+                "(best · (1 − threshold) in 'min' mode, best · (1 + threshold) in 'max' mode); "
+                "num_bad_epochs goes back to 0 after an improvement and after a cut.")
+        if poke:
+            hint += " Read each group's current 'lr' when you cut it: it may have been changed since."
+        expect(all(math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0) for a, b in zip(got, want)),
+               f"{what}: after step {epoch} (metric {metric:.4g}) the group rates are "
+               f"{[f'{r:.4g}' for r in got]}, PyTorch's ReduceLROnPlateau gives "
+               f"{[f'{r:.4g}' for r in want]}. {hint}")
+        counter = getattr(scheduler, "num_bad_epochs", None)
+        expect(counter == expected.num_bad_epochs,
+               f"{what}: after step {epoch}, num_bad_epochs is {counter!r}, "
+               f"PyTorch's is {expected.num_bad_epochs}. {hint}")
+        best = getattr(scheduler, "best", None)
+        expect(isinstance(best, (int, float)) and math.isclose(float(best), expected.best, rel_tol=1e-9),
+               f"{what}: after step {epoch}, best is {best!r}, PyTorch's is {expected.best}.")
+
+
+@hidden_test
+def test_plateau_scheduler(ReduceLROnPlateauScratch):
+    up, down = _metric_walk(0, 40, 0.004), _metric_walk(1, 40, -0.004)
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "max", "factor": 0.5, "patience": 1}, up)
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "min", "factor": 0.1, "patience": 3}, down)
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "max", "factor": 0.3, "patience": 2, "threshold": 0.02},
+                  up)
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "min", "factor": 0.5, "patience": 0, "threshold": 0.0},
+                  _metric_walk(2, 30, 0.0))
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "min", "factor": 0.1, "patience": 0, "min_lr": 1e-3},
+                  [1.0] * 8, lrs=(0.1, 0.5))
+    _plateau_case(ReduceLROnPlateauScratch, {}, [2.0, 1.0] + [1.0] * 30)
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "max", "factor": 0.5, "patience": 1},
+                  [0.5] * 12, poke={4: 0.2, 9: 0.07})
+    _plateau_case(ReduceLROnPlateauScratch, {"mode": "max", "factor": 0.5, "patience": 1}, up[:15],
+                  as_tensor=True)
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    for options in ({"mode": "maximum"}, {"factor": 1.5}, {"factor": 0.0}):
+        expect_raises(ValueError, ReduceLROnPlateauScratch, optimizer, **options,
+                      message=f"ReduceLROnPlateauScratch(optimizer, **{options}) should raise ValueError: "
+                              "mode is 'min' or 'max', and factor lies strictly between 0 and 1.")
+
+
 # ---------------------------------------------------------------- random search
 
 
@@ -446,27 +518,22 @@ def test_random_search(random_search):
 
 
 @hidden_test
-def test_q1_momentum_near_one(Q1):
-    expect_choice(Q1, ref.Q1, question="Q1")
+def test_q1_exponential_gamma(Q1):
+    expect(isinstance(Q1, (int, float)) and not isinstance(Q1, bool), "Q1: answer with a number.")
+    expect(math.isclose(float(Q1), ref.Q1, rel_tol=1e-3),
+           f"Q1: {Q1} is not right (answers within 0.1% count: give three decimals).")
 
 
 @hidden_test
-def test_q2_exponential_gamma(Q2):
-    expect(isinstance(Q2, (int, float)) and not isinstance(Q2, bool), "Q2: answer with a number.")
-    expect(math.isclose(float(Q2), ref.Q2, rel_tol=1e-3),
-           f"Q2: {Q2} is not right (answers within 0.1% count: give three decimals).")
+def test_q2_one_cycle_momentum(Q2):
+    expect_choice(Q2, ref.Q2, question="Q2")
 
 
 @hidden_test
-def test_q3_one_cycle_momentum(Q3):
-    expect_choice(Q3, ref.Q3, question="Q3")
+def test_q3_plateau_lr(Q3):
+    expect_number(Q3, ref.Q3, question="Q3")
 
 
 @hidden_test
-def test_q4_plateau_lr(Q4):
-    expect_number(Q4, ref.Q4, question="Q4")
-
-
-@hidden_test
-def test_q5_random_vs_grid(Q5):
-    expect_choice(Q5, ref.Q5, question="Q5")
+def test_q4_random_vs_grid(Q4):
+    expect_choice(Q4, ref.Q4, question="Q4")

@@ -8,6 +8,11 @@ _edit = functools.partial(edited, "lab07_lr_schedules")
 _RANGE = "lr_range_test"
 
 
+def _plateau_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference plateau scheduler, written as the edit that makes it."""
+    return wrong(name, "plateau_scheduler", _edit("plateau_scheduler", *changes), "test_plateau_scheduler")
+
+
 def _range_mistake(name: str, *changes: tuple[str, str]) -> Variant:
     """A mistake in the reference range test, written as the edit that makes it."""
     return wrong(name, _RANGE, _edit(_RANGE, *changes), "test_lr_range_test")
@@ -201,10 +206,54 @@ def random_search(train_fn, space, n_trials, seed=0):
         trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
     return sorted(trials, key=lambda e: e["score"], reverse=True)
 ''', "test_random_search"),
-    wrong("Q2 answered with a rounded 0.9", "q2_exponential_gamma", "Q2 = 0.9", "test_q2_exponential_gamma"),
-    wrong("Q4 reducing as soon as patience bad epochs are seen", "q4_plateau_lr", "Q4 = 0.025",
-          "test_q4_plateau_lr"),
-    wrong("Q3 answered a", "q3_one_cycle_momentum", 'Q3 = "a"', "test_q3_one_cycle_momentum"),
+    wrong("Q1 answered with a rounded 0.9", "q1_exponential_gamma", "Q1 = 0.9", "test_q1_exponential_gamma"),
+    wrong("Q3 reducing as soon as patience bad epochs are seen", "q3_plateau_lr", "Q3 = 0.025",
+          "test_q3_plateau_lr"),
+    wrong("Q2 answered a", "q2_one_cycle_momentum", 'Q2 = "a"', "test_q2_one_cycle_momentum"),
+    _plateau_mistake("plateau scheduler cutting once patience bad epochs are seen (>= instead of >)",
+                     ("if self.num_bad_epochs > self.patience:", "if self.num_bad_epochs >= self.patience:")),
+    _plateau_mistake("plateau scheduler ignoring the relative threshold",
+                     ("metric < self.best * (1 - self.threshold)", "metric < self.best"),
+                     ("metric > self.best * (1 + self.threshold)", "metric > self.best")),
+    _plateau_mistake("plateau scheduler that keeps counting after a cut",
+                     ("            self.num_bad_epochs = 0\n        ### END SOLUTION",
+                      "        ### END SOLUTION")),
+    _plateau_mistake("plateau scheduler ignoring min_lr",
+                     ('group["lr"] = max(group["lr"] * self.factor, self.min_lr)',
+                      'group["lr"] = group["lr"] * self.factor')),
+    _plateau_mistake("plateau scheduler cutting only the first parameter group",
+                     ("            for group in self.optimizer.param_groups:\n"
+                      "                group[\"lr\"] = max(group[\"lr\"] * self.factor, self.min_lr)",
+                      "            group = self.optimizer.param_groups[0]\n"
+                      "            group[\"lr\"] = max(group[\"lr\"] * self.factor, self.min_lr)")),
+    _plateau_mistake("plateau scheduler treating mode 'max' as 'min'",
+                     ('        if self.mode == "min":\n            improved',
+                      '        if True:\n            improved')),
+    wrong("plateau scheduler that caches the rates it started with", "plateau_scheduler", '''
+class ReduceLROnPlateauScratch:
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):
+        if mode not in ("min", "max") or not 0 < factor < 1:
+            raise ValueError("bad mode or factor")
+        self.optimizer, self.mode, self.factor = optimizer, mode, factor
+        self.patience, self.threshold, self.min_lr = patience, threshold, min_lr
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.lrs = [group["lr"] for group in optimizer.param_groups]
+
+    def step(self, metric):
+        metric = float(metric)
+        better = (metric < self.best * (1 - self.threshold) if self.mode == "min"
+                  else metric > self.best * (1 + self.threshold))
+        if better:
+            self.best, self.num_bad_epochs = metric, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.num_bad_epochs > self.patience:
+            self.lrs = [max(lr * self.factor, self.min_lr) for lr in self.lrs]
+            for group, lr in zip(self.optimizer.param_groups, self.lrs):
+                group["lr"] = lr
+            self.num_bad_epochs = 0
+''', "test_plateau_scheduler"),
     wrong("CosineAnnealingLR imported by name", "cosine_annealing", '''
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
@@ -384,5 +433,39 @@ def random_search(train_fn, space, n_trials, seed=0):
     results.sort(key=lambda r: -r["score"])
     return results
 '''),
-    right("Q2 to three decimals", "q2_exponential_gamma", "Q2 = 0.891"),
+    right("Q1 to three decimals", "q1_exponential_gamma", "Q1 = 0.891"),
+    right("plateau scheduler that counts from the epoch of the last improvement", "plateau_scheduler", '''
+class ReduceLROnPlateauScratch:
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):
+        if mode not in {"min", "max"}:
+            raise ValueError(f"unknown mode {mode}")
+        if factor <= 0 or factor >= 1:
+            raise ValueError(f"factor {factor} outside (0, 1)")
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.min_lr = threshold, min_lr
+        self.best = float("inf") if mode == "min" else float("-inf")
+        self.epoch = 0
+        self.last_good = 0
+
+    @property
+    def num_bad_epochs(self):
+        return self.epoch - self.last_good
+
+    def _better(self, value):
+        if self.mode == "min":
+            return value < self.best * (1 - self.threshold)
+        return value > self.best * (1 + self.threshold)
+
+    def step(self, metric):
+        value = metric.item() if isinstance(metric, torch.Tensor) else float(metric)
+        self.epoch += 1
+        if self._better(value):
+            self.best = value
+            self.last_good = self.epoch
+        if self.num_bad_epochs > self.patience:
+            for group in self.optimizer.param_groups:
+                group["lr"] = max(self.min_lr, self.factor * group["lr"])
+            self.last_good = self.epoch
+'''),
 ]
