@@ -3,9 +3,11 @@
     autograder run [LAB ...] [--quick] [--out DIR]        execute source notebooks (papermill)
     autograder sync [LAB ...] [--check]                    solutions/ → notebook solution cells
     autograder check [LAB ...]                             tests vs reference, blank and mistakes
-    autograder release [LAB ...] [--out DIR]               student version, zip, leak check
+    autograder release [LAB ...] [--out DIR] [--exchange X] student version, zip, leak check;
+                                                           published to an nbgrader exchange
+    autograder collect [LAB ...] --out DIR [--exchange X]  submissions from the exchange
     autograder grade SUBMISSIONS --out DIR [--jobs N]      autograde a folder or zip
-    autograder feedback --out DIR                          HTML feedback per submission
+    autograder feedback --out DIR [--to-exchange]          HTML feedback per submission
     autograder export --out DIR                            grades.csv from the gradebook
     autograder demo [--out DIR]                            all of it on example submissions
 """
@@ -59,7 +61,20 @@ def _parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="generate the student version of the labs")
     release.add_argument("labs", nargs="*", metavar="LAB")
     release.add_argument("--out", type=Path, default=BUILD_DIR / "release")
+    release.add_argument("--exchange", type=Path, default=None,
+                         help="also publish the labs to this nbgrader exchange folder (a shared "
+                              "JupyterHub's, e.g. /srv/nbgrader/exchange) for `nbgrader fetch_assignment`")
     release.set_defaults(handler=_release)
+
+    collect = commands.add_parser("collect", help="collect submissions from the nbgrader exchange")
+    collect.add_argument("labs", nargs="*", metavar="LAB")
+    collect.add_argument("--out", type=Path, required=True,
+                         help="the graded course folder; submissions land in its submitted/")
+    collect.add_argument("--release", type=Path, default=BUILD_DIR / "release",
+                         help="the output folder of `autograder release`")
+    collect.add_argument("--exchange", type=Path, default=None,
+                         help="the exchange folder (default: the one the release was published to)")
+    collect.set_defaults(handler=_collect)
 
     grade = commands.add_parser("grade", help="autograde submissions laid out "
                                               "<student_id>/<lab_id>/<lab_id>.ipynb")
@@ -76,10 +91,16 @@ def _parser() -> argparse.ArgumentParser:
                             "row of report.csv is then marked unsandboxed")
     grade.add_argument("--allow-network", action="store_true",
                        help="with --no-sandbox: let submissions reach the network")
+    grade.add_argument("--overwrite-manual", action="store_true",
+                       help="clear the manual scores, extra credit and comments an instructor gave "
+                            "in formgrader to the submissions graded again (kept by default)")
     grade.set_defaults(handler=_grade)
 
     feedback = commands.add_parser("feedback", help="write HTML feedback for a graded course folder")
     feedback.add_argument("--out", type=Path, required=True, help="the folder `grade` wrote")
+    feedback.add_argument("--to-exchange", action="store_true",
+                          help="also hand the pages back through the nbgrader exchange "
+                               "(`nbgrader fetch_feedback` on the student's side)")
     feedback.set_defaults(handler=_feedback)
 
     export = commands.add_parser("export", help="write grades.csv from a graded course folder")
@@ -145,6 +166,22 @@ def _release(args: argparse.Namespace) -> int:
     print(f"  student zip:       {result.zip_path}")
     print(f"  nbgrader course:   {result.course_dir}")
     print("  leak check:        nothing of the solutions or hidden tests in the release")
+    if args.exchange:
+        from autograder.exchange import publish
+
+        for folder in publish(result.labs, args.out, args.exchange):
+            print(f"  published:         {folder}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from autograder.exchange import collect
+
+    collected = collect(find_labs(args.labs), args.out, args.release, args.exchange)
+    for student, lab in collected:
+        print(f"collected {student}/{lab}")
+    print(f"\n{len(collected)} submission(s) in {args.out / 'submitted'}; grade them with\n"
+          f"  autograder grade {args.out / 'submitted'} --out {args.out} --release {args.release}")
     return 0
 
 
@@ -156,7 +193,8 @@ def _grade(args: argparse.Namespace) -> int:
                     memory_mb=args.memory_mb, sandbox=not args.no_sandbox,
                     isolate_network=not args.allow_network)
     try:
-        report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits)
+        report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits,
+                       overwrite_manual=args.overwrite_manual)
     except SandboxUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -171,6 +209,11 @@ def _feedback(args: argparse.Namespace) -> int:
 
     pages = generate_feedback(args.out)
     print(f"wrote {len(pages)} feedback page(s) under {args.out / 'feedback'}")
+    if args.to_exchange:
+        from autograder.feedback import release_feedback
+
+        released = release_feedback(args.out)
+        print(f"released {len(released)} page(s) to the exchange (students: `nbgrader fetch_feedback LAB`)")
     return 0
 
 

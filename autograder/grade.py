@@ -33,7 +33,12 @@ import nbformat
 
 from autograder import notebooks, sandbox
 from autograder.export import export_grades, read_totals
-from autograder.nbgrader_setup import gradebook, use_this_interpreter_tools, write_course_config
+from autograder.nbgrader_setup import (
+    configured_exchange,
+    gradebook,
+    use_this_interpreter_tools,
+    write_course_config,
+)
 from autograder.protocol import WorkerResult
 from autograder.scan import flags
 from autograder.submissions import Problem, Submission, collect
@@ -117,9 +122,11 @@ class GradeReport:
 
 
 def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
-          limits: Limits = Limits()) -> GradeReport:
+          limits: Limits = Limits(), overwrite_manual: bool = False) -> GradeReport:
     """Grade every submission under `source` against the release in `release_dir`.
 
+    An instructor's manual scores, extra credit and comments (formgrader) on a submission graded
+    again are kept, unless `overwrite_manual`: then they are cleared and the autograder's stand.
     Raises SandboxUnavailable (saying what to install) when kernels cannot be jailed here and
     `limits.sandbox` is on.
     """
@@ -135,7 +142,7 @@ def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
     work = out_dir / WORK_DIR
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    _prepare_course(out_dir, release_course)
+    _prepare_course(out_dir, release_course, limits)
     submissions, problems = collect(source, known_labs, work)
     base_db = work / "gradebook.base.db"
     shutil.copy2(out_dir / "gradebook.db", base_db)
@@ -167,7 +174,7 @@ def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         outcomes = list(pool.map(run, submissions))
-    outcomes = [_merge(out_dir, outcome) for outcome in outcomes]
+    outcomes = [_merge(out_dir, outcome, overwrite_manual) for outcome in outcomes]
     export_grades(out_dir)
     report = GradeReport(outcomes, problems, out_dir, notes)
     _write_report(out_dir / REPORT_CSV, report)
@@ -196,8 +203,8 @@ def _write_report(path: Path, report: GradeReport) -> None:
             writer.writerow(["", "", "", "", "", f"skipped: {problem}"])
 
 
-def _prepare_course(out_dir: Path, release_course: Path) -> None:
-    write_course_config(out_dir)
+def _prepare_course(out_dir: Path, release_course: Path, limits: Limits) -> None:
+    write_course_config(out_dir, limits, exchange=configured_exchange(release_course))
     if not (out_dir / "gradebook.db").exists():
         shutil.copy2(release_course / "gradebook.db", out_dir / "gradebook.db")
     shutil.copytree(release_course / "source", out_dir / "source", dirs_exist_ok=True)
@@ -270,14 +277,17 @@ def _run_worker(command: list[str], log_path: Path, seconds: int) -> bool:
     return False
 
 
-def _merge(out_dir: Path, outcome: Outcome) -> Outcome:
+def _merge(out_dir: Path, outcome: Outcome, overwrite_manual: bool = False) -> Outcome:
     """Write one outcome's auto scores into the course gradebook (zeros if it could not be
-    graded), each clamped to its cell's points; manual scores and extra credit are the
-    instructor's and are left alone. Returns the outcome with the gradebook's totals."""
+    graded), each clamped to its cell's points; manual scores, extra credit and comments are
+    the instructor's and are left alone, unless `overwrite_manual` clears them. Returns the
+    outcome with the gradebook's totals."""
     with gradebook(out_dir) as book:
         book.update_or_create_student(outcome.student_id)
         book.update_or_create_submission(outcome.lab_id, outcome.student_id)
         notebook = book.find_submission_notebook(outcome.lab_id, outcome.lab_id, outcome.student_id)
+        if overwrite_manual:
+            _clear_manual(notebook)
         for grade in notebook.grades:
             reported = (outcome.cells.get(grade.name) or {}).get("score") or 0.0
             grade.auto_score = min(max(float(reported), 0.0), float(grade.max_score))
@@ -285,6 +295,15 @@ def _merge(out_dir: Path, outcome: Outcome) -> Outcome:
         book.db.commit()
     score, max_score = read_totals(out_dir, outcome.student_id, outcome.lab_id)
     return replace(outcome, score=score, max_score=max_score)
+
+
+def _clear_manual(notebook) -> None:
+    """Take back an instructor's manual scores, extra credit and comments on one notebook."""
+    for grade in notebook.grades:
+        grade.manual_score = None
+        grade.extra_credit = None
+    for comment in notebook.comments:
+        comment.manual_comment = None
 
 
 def _last_line(text: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -50,22 +52,72 @@ def api(config: Config):
     return NbGraderAPI(config=config)
 
 
-def write_course_config(root: Path) -> Path:
-    """An nbgrader_config.py in the course folder, so that formgrader (or the nbgrader
-    command) opened there finds the course and its gradebook."""
-    (root / "exchange").mkdir(parents=True, exist_ok=True)
+def write_course_config(root: Path, limits=None, *, exchange: Path | None = None) -> Path:
+    """An nbgrader_config.py in the course folder: formgrader and the `nbgrader` commands opened
+    there find the course and its gradebook, and grade with this course's whole pipeline
+    (pipeline.configure_course) and the limits of `limits` (a grade.Limits; default: its
+    defaults), or refuse and say which `autograder` command to use.
+
+    `exchange` is the nbgrader exchange folder of a shared JupyterHub; None keeps the one this
+    folder's config already names, else `exchange/` inside the course folder.
+    """
     path = root / "nbgrader_config.py"
-    path.write_text(COURSE_CONFIG_TEMPLATE.format(course_id=COURSE_ID))
+    exchange = exchange or configured_exchange(root)
+    if exchange is None:
+        (root / "exchange").mkdir(parents=True, exist_ok=True)
+    cell, notebook, memory = ((limits.cell_seconds, limits.notebook_seconds, limits.memory_mb)
+                              if limits is not None else (30, 300, 4096))
+    path.write_text(COURSE_CONFIG_TEMPLATE.format(
+        course_id=COURSE_ID, exchange=repr(str(exchange.resolve())) if exchange else None,
+        cell_seconds=cell, notebook_seconds=notebook, memory_mb=memory))
     return path
 
 
-COURSE_CONFIG_TEMPLATE = '''"""nbgrader settings of this course folder (written by the autograder)."""
+def configured_exchange(root: Path) -> Path | None:
+    """The exchange folder a course folder's nbgrader_config.py names, if it names one."""
+    path = root / "nbgrader_config.py"
+    found = re.search(r"^EXCHANGE = (.+)$", path.read_text(), re.MULTILINE) if path.exists() else None
+    value = ast.literal_eval(found.group(1)) if found else None
+    return Path(value) if value else None
+
+
+# Runs inside nbgrader, which only logs an error raised by a config file and goes on with its
+# own defaults: so nothing here raises, and without `autograder` every grading step is made to
+# fail on an import that names the missing package.
+COURSE_CONFIG_TEMPLATE = '''"""nbgrader settings of this course folder (written by the autograder).
+
+Every grading step nbgrader runs here (`nbgrader autograde`, formgrader's "Autograde" and
+"Generate feedback", `nbgrader export`) runs the course's own pipeline through
+autograder.pipeline.configure_course: kernels in the sandbox, the limits below, the hidden
+tests by descriptor, the evidence channel, the course's preprocessors, feedback page and CSV
+files. It gives the grades `autograder grade` gives, or refuses and names the command to use.
+"""
 import os
+import sys
+
+EXCHANGE = {exchange}
+CELL_SECONDS, NOTEBOOK_SECONDS, MEMORY_MB = {cell_seconds}, {notebook_seconds}, {memory_mb}
 
 c = get_config()  # noqa: F821 (nbgrader defines it)
 c.CourseDirectory.course_id = "{course_id}"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+c.Exchange.root = EXCHANGE or os.path.join(c.CourseDirectory.root, "exchange")
+try:
+    from autograder.pipeline import configure_course
+except ImportError as error:
+    print(f"nbgrader_config.py: this course grades only with the `autograder` package, and "
+          f"{{sys.executable}} cannot import it ({{error}}). Start nbgrader or JupyterLab from "
+          "the course's environment (`.venv/bin/jupyter lab`, `.venv/bin/nbgrader`) or grade "
+          "with `autograder grade SUBMISSIONS --out COURSE`; until then grading here fails.",
+          file=sys.stderr)
+    MISSING = "autograder.pipeline.GradingExecute"
+    c.Autograde.sanitize_preprocessors = [MISSING]
+    c.Autograde.autograde_preprocessors = [MISSING]
+    c.GenerateFeedback.preprocessors = [MISSING]
+    c.ExportApp.plugin_class = "autograder.export.CourseCsvExport"
+else:
+    configure_course(c, cell_seconds=CELL_SECONDS, notebook_seconds=NOTEBOOK_SECONDS,
+                     memory_mb=MEMORY_MB)
 '''
 
 

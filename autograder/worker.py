@@ -5,7 +5,8 @@ and kill, and then merges the scores into the instructor's gradebook. The worker
 and runs outside the sandbox; the kernel it starts is jailed (`--jail`, see sandbox.py) and
 gets the hidden tests by descriptor (see protocol.py). The worker writes `result.json` into
 COURSE: per grade cell its score and maximum, whether nbgrader succeeded, and what went
-wrong on the way (a cell stopped, a kernel restarted).
+wrong on the way (a cell stopped, a kernel restarted). Its nbgrader settings are those of
+every other entry point (autograder/pipeline.py), with the jail and threads it is given.
 """
 
 from __future__ import annotations
@@ -18,56 +19,21 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from autograder import evidence, protocol
-from autograder.course import Lab
+from autograder import protocol
 from autograder.execute import EVENTS_ENV
 from autograder.nbgrader_setup import api, course_config, gradebook
 
 
-def grading_config(course: Path, lab_id: str, cell_timeout: int, runtime: Path, *, jail: str = "",
-                   threads: int = 1):
-    """nbgrader settings for grading: kernels jailed with the payload, experiments skipped,
+def grading_config(course: Path, cell_timeout: int, *, jail: str = "", threads: int = 1):
+    """nbgrader settings for grading one submission in `course`: the pipeline every entry point
+    shares (pipeline.configure_grading: jailed kernels with the payload, experiments skipped,
     cells that kill or hang the kernel failing alone, passes proven through the evidence
-    channel, scores from evidence only, kernel over IPC sockets in `runtime` (the one folder
-    the jailed kernel shares with the worker; it has no network to talk over)."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (
-        AssignLatePenalties,
-        CheckCellMetadata,
-        ClearOutput,
-        IgnorePattern,
-        LimitOutput,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
+    channel, scores from evidence only), with this worker's jail and threads. The deadline of
+    the whole submission is kept by `autograder grade`, which kills the worker."""
+    from autograder.pipeline import configure_grading
 
-    from autograder.execute import ResilientExecute
-    from autograder.preprocessors import EvidenceScores, ForgetDuplicateIds, RequireEvidence, SkipExperiments
-
-    config = course_config(course)
-    config.Execute.timeout = cell_timeout
-    config.Execute.interrupt_on_timeout = True
-    config.Execute.error_on_timeout = {
-        "ename": "CellTimeoutError",
-        "evalue": f"this cell ran longer than {cell_timeout} s while graded and was stopped",
-        "traceback": [f"CellTimeoutError: this cell ran longer than {cell_timeout} s while graded "
-                      "and was stopped"]}
-    config.Execute.extra_arguments = [f"--IPKernelApp.exec_lines={protocol.BOOTSTRAP}"]
-    config.JailedKernelManager.jail = jail
-    config.JailedKernelManager.lab_module = Lab(lab_id).module_name
-    config.JailedKernelManager.threads = threads
-    config.JailedKernelManager.shared = str(runtime)
-    config.KernelManager.transport = "ipc"
-    config.KernelManager.ip = str(runtime / "kernel")
-    config.Autograde.create_student = True
-    config.Autograde.sanitize_preprocessors = [ClearOutput, ForgetDuplicateIds, OverwriteKernelspec,
-                                               OverwriteCells, SkipExperiments, CheckCellMetadata]
-    config.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern,
-                                                ClearMetadataPreprocessor, LimitOutput,
-                                                RequireEvidence, EvidenceScores,
-                                                AssignLatePenalties, CheckCellMetadata]
-    config.OverwriteCells.add_missing_cells = True
-    return config
+    return configure_grading(course_config(course), cell_seconds=cell_timeout, notebook_seconds=0,
+                             jail=jail, threads=threads)
 
 
 def read_scores(course: Path, lab_id: str, student_id: str) -> dict[str, dict[str, float | None]]:
@@ -92,10 +58,8 @@ def main() -> int:
     runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))
     events = course / "events.log"
     os.environ.update(JUPYTER_RUNTIME_DIR=str(runtime), **{EVENTS_ENV: str(events)})
-    evidence.open_channel()
     try:
-        config = grading_config(course, args.lab_id, args.cell_timeout, runtime, jail=args.jail,
-                                threads=args.threads)
+        config = grading_config(course, args.cell_timeout, jail=args.jail, threads=args.threads)
         outcome = api(config).autograde(args.lab_id, args.student_id, force=True)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)

@@ -61,7 +61,7 @@ def test_grade_csvs_match_the_report(graded):
     report, _, course = graded
     with open(course / "grades.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["student_id", "lab_id", "score", "max_score"]
+    assert list(rows[0]) == ["student_id", "lab_id", "score", "max_score", "manual"]
     assert len(rows) == len(report.outcomes) == 3 * len(LABS)
     by_key = {(row["student_id"], row["lab_id"]): float(row["score"]) for row in rows}
     for outcome in report.outcomes:
