@@ -113,6 +113,31 @@ def to_mc_dropout(model: nn.Sequential) -> nn.Sequential:
     ### END SOLUTION
 
 
+# %% cell: configure
+def configure(deep: bool, self_normalizing: bool = False, sparse: bool = False,
+              low_latency: bool = False, risk_sensitive: bool = False) -> dict:
+    """The chapter's configuration for a situation: its default or SELU table, then its exceptions."""
+    ### BEGIN SOLUTION
+    if self_normalizing and not sparse and not low_latency:      # Table 11-4
+        config = {"init": "lecun", "activation": "selu", "normalization": "none",
+                  "regularization": {"alpha_dropout"}, "optimizer": "nag"}
+    else:                                                         # Table 11-3
+        config = {"init": "he", "activation": "swish" if deep else "relu",
+                  "normalization": "batch_norm" if deep else "none",
+                  "regularization": {"early_stopping", "weight_decay"}, "optimizer": "nag_or_adamw"}
+    config["schedule"] = "performance_or_1cycle"
+    if sparse:
+        config["regularization"].add("l1")
+    if low_latency:
+        config["activation"] = "relu"
+        if config["normalization"] == "batch_norm":
+            config["normalization"] = "batch_norm_folded"
+    if risk_sensitive:
+        config["regularization"].add("mc_dropout")
+    return config
+    ### END SOLUTION
+
+
 # %% cell: decay_groups_tool from solutions.lab08_regularization: decay_param_groups
 
 

@@ -444,6 +444,45 @@ def test_to_mc_dropout(to_mc_dropout):
                               "one when batch norm uses its running statistics (eval mode).")
 
 
+# --- Guidelines ------------------------------------------------------------------------------
+
+_CONFIG_KEYS = {"init", "activation", "normalization", "regularization", "optimizer", "schedule"}
+_WHY = {
+    "init": "LeCun init goes with SELU (Table 11-4); He init with everything else (Table 11-3).",
+    "activation": "ReLU if shallow, Swish if deep, SELU for a self-normalizing net; a low-latency "
+                  "model uses ReLU.",
+    "normalization": "Batch norm only for a deep net of the default configuration (folded after "
+                     "training when latency matters); none for a shallow or a self-normalizing net.",
+    "regularization": "Early stopping and weight decay by default, alpha dropout for a self-normalizing "
+                      "net; a sparse model adds 'l1', a risk-sensitive one 'mc_dropout'.",
+    "optimizer": "NAG or AdamW by default; NAG alone for a self-normalizing net.",
+    "schedule": "Performance scheduling or 1cycle, in every configuration.",
+}
+
+
+@hidden_test
+def test_configure(configure):
+    flags = ("deep", "self_normalizing", "sparse", "low_latency", "risk_sensitive")
+    for bits in range(2 ** len(flags)):
+        situation = {flag: bool(bits >> i & 1) for i, flag in enumerate(flags)}
+        described = ", ".join(f"{k}={v}" for k, v in situation.items())
+        got = call(configure, **situation, what=f"configure({described})")
+        expected = ref.configure(**situation)
+        expect(isinstance(got, dict) and set(got) == _CONFIG_KEYS,
+               f"configure({described}) should return a dict with exactly the keys {sorted(_CONFIG_KEYS)}, "
+               f"got {got!r}.")
+        regularization = got["regularization"]
+        expect(isinstance(regularization, (set, frozenset)),
+               f"configure({described})['regularization'] should be a set, "
+               f"got {type(regularization).__name__}.")
+        for key in sorted(_CONFIG_KEYS):
+            value = set(got[key]) if key == "regularization" else got[key]
+            expect(value == expected[key],
+                   f"configure({described})[{key!r}] is {got[key]!r}: that is not what the guidelines give. "
+                   f"{_WHY[key]} A sparse or low-latency model cannot be self-normalizing: it uses the "
+                   "default configuration.")
+
+
 # --- Concept questions ---------------------------------------------------------------------
 
 @hidden_test

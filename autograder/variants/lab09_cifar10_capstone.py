@@ -4,6 +4,12 @@ import functools
 
 from autograder.variants import Variant, edited, right, wrong
 
+
+def _configure_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference `configure`, written as the edit that makes it."""
+    return wrong(name, "configure", edited("lab09_cifar10_capstone", "configure", *changes), "test_configure")
+
+
 _REGISTRY = '''
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
                "silu": nn.SiLU, "mish": nn.Mish, "selu": nn.SELU, "tanh": nn.Tanh}
@@ -127,6 +133,23 @@ def to_mc_dropout(model):
         return layer
     return nn.Sequential(*[swap(layer) for layer in model])
 ''', "test_to_mc_dropout"),
+    _configure_mistake("configure keeps the self-normalizing net for a sparse model",
+                       ("if self_normalizing and not sparse and not low_latency:",
+                        "if self_normalizing and not low_latency:")),
+    _configure_mistake("configure keeps SELU for a low-latency model",
+                       ("if self_normalizing and not sparse and not low_latency:",
+                        "if self_normalizing and not sparse:")),
+    _configure_mistake("configure gives the self-normalizing net He init",
+                       ('config = {"init": "lecun", "activation": "selu"',
+                        'config = {"init": "he", "activation": "selu"')),
+    _configure_mistake("configure allows AdamW for the self-normalizing net",
+                       ('"regularization": {"alpha_dropout"}, "optimizer": "nag"}',
+                        '"regularization": {"alpha_dropout"}, "optimizer": "nag_or_adamw"}')),
+    _configure_mistake("configure keeps Swish for a low-latency model",
+                       ('        config["activation"] = "relu"\n', "")),
+    _configure_mistake("configure gives a shallow net batch norm",
+                       ('"normalization": "batch_norm" if deep else "none"',
+                        '"normalization": "batch_norm"')),
     wrong("Q1 answered a", "q1_test_once", 'Q1 = "a"', "test_q1_test_once"),
     wrong("Q3 counting the running statistics too", "q3_bn_parameters", "Q3 = 8000", "test_q3_bn_parameters"),
     wrong("Q5 answered 0.9 (forgetting the share of the true class)", "q5_label_smoothing", "Q5 = 0.9",
@@ -235,6 +258,30 @@ def to_mc_dropout(model):
         elif isinstance(layer, nn.Dropout):
             setattr(mc, name, McDropout(p=layer.p))
     return mc
+'''),
+    right("configure from two tables and a list of exceptions", "configure", '''
+DEFAULT = {"init": "he", "optimizer": "nag_or_adamw", "schedule": "performance_or_1cycle"}
+SELF_NORMALIZING = {"init": "lecun", "activation": "selu", "normalization": "none", "optimizer": "nag",
+                    "schedule": "performance_or_1cycle"}
+
+
+def configure(deep, self_normalizing=False, sparse=False, low_latency=False, risk_sensitive=False):
+    selu = self_normalizing and not (sparse or low_latency)
+    if selu:
+        config = dict(SELF_NORMALIZING, regularization=frozenset({"alpha_dropout"}))
+    else:
+        config = dict(DEFAULT, activation="swish" if deep else "relu",
+                      normalization="batch_norm" if deep else "none",
+                      regularization=frozenset({"early_stopping", "weight_decay"}))
+    extra = {"l1"} if sparse else set()
+    if risk_sensitive:
+        extra.add("mc_dropout")
+    config["regularization"] = frozenset(config["regularization"] | extra)
+    if low_latency:
+        config["activation"] = "relu"
+        config["normalization"] = {"batch_norm": "batch_norm_folded"}.get(config["normalization"],
+                                                                           config["normalization"])
+    return config
 '''),
     right("Q3 as an integer", "q3_bn_parameters", "Q3 = 4000"),
     right("Q5 as a formula", "q5_label_smoothing", "Q5 = 1 - 0.1 + 0.1 / 10"),
