@@ -22,11 +22,14 @@ FEEDBACK_TEMPLATE = Path(__file__).resolve().parent / "feedback.html.j2"
 EXCHANGE_RECEIPTS = ("timestamp.txt", "submission_secret.txt")
 
 
-def feedback_config(config: Config) -> Config:
+def feedback_config(config: Config, *, every_html_exporter: bool = True) -> Config:
     """`config` with the course's feedback page: nbgrader's steps, then the exercise summary.
 
     The template is given as a file (nbgrader's API pins the template *name* to its own
-    `feedback`, which ours extends), so nbgrader's templates stay on the search path.
+    `feedback`, which ours extends), so nbgrader's templates stay on the search path. It is set
+    for GenerateFeedback's exporter, and, with `every_html_exporter`, for any HTMLExporter made
+    from `config`; a course folder's config (pipeline.py) leaves formgrader's own exporter,
+    which draws the manual grading view, its `formgrade` template.
     """
     import nbgrader
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -36,8 +39,10 @@ def feedback_config(config: Config) -> Config:
 
     nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
     config.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, SummarizeExercises]
-    config.HTMLExporter.extra_template_basedirs = [str(nbgrader_templates)]
-    config.HTMLExporter.template_file = str(FEEDBACK_TEMPLATE)
+    exporters = [config.GenerateFeedback.HTMLExporter]
+    for exporter in exporters + ([config.HTMLExporter] if every_html_exporter else []):
+        exporter.extra_template_basedirs = [str(nbgrader_templates)]
+        exporter.template_file = str(FEEDBACK_TEMPLATE)
     return config
 
 

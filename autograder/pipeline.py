@@ -165,7 +165,7 @@ def configure_grading(config: Config, *, cell_seconds: int = 30, notebook_second
                                                 AssignLatePenalties, CheckCellMetadata]
     config.OverwriteCells.add_missing_cells = True
     config.ExportApp.plugin_class = CourseCsvExport
-    feedback_config(config)
+    feedback_config(config, every_html_exporter=False)
     return config
 
 

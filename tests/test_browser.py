@@ -1,15 +1,21 @@
 """JupyterLab and formgrader as a student and an instructor use them, in headless Chromium.
 
-A real JupyterLab serves a temporary copy of the released lab 01 (token, 127.0.0.1 only); the
-test runs every cell through the menus and checks what a student sees, types an answer and
-runs its test; then formgrader on the released course, and the feedback page of a graded
-submission. Screenshots go to build/screenshots/. Servers are always shut down, and a watchdog
-ends everything after WATCHDOG_SECONDS.
+A real JupyterLab serves a temporary copy of the released lab 01 (token, 127.0.0.1 only) as
+the student's environment has it (no nbgrader extensions); the test runs every cell through
+the menus and checks what a student sees, types an answer and runs its test. Then formgrader
+on the released course, and on the course folder `autograder grade` wrote: the gradebook's
+scores, formgrader's own Autograde button (same grades as `autograder grade`), the manual
+grading view with a failing hidden test's message, a manual score and comment that reach
+grades.csv, and the feedback page that formgrader's "Generate feedback" writes. Screenshots go
+to build/screenshots/. Servers are always shut down, and a watchdog ends everything after
+WATCHDOG_SECONDS.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import os
 import re
 import secrets
@@ -20,19 +26,23 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from autograder import notebooks
+from autograder import notebooks, selfcheck
+from autograder.cli import main as autograder_main
 from autograder.course import BUILD_DIR
-from autograder.examples import answered, reference_answers
+from autograder.examples import reference_answers
 from autograder.feedback import generate_feedback
 from autograder.feedback_summary import exercise_label
 from autograder.grade import grade
+from autograder.nbgrader_setup import gradebook
 from tests.labs_under_test import LABS
+from tests.test_entry_points import auto_scores, write_submissions
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -54,10 +64,37 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+# nbgrader's parts of JupyterLab: none of them is in the student's environment.
+NBGRADER_SERVER_EXTENSIONS = ("formgrader", "validate_assignment", "assignment_list", "course_list")
+NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+
+
+def as_student_environment(config_dir: Path) -> None:
+    """Make a JupyterLab started with JUPYTER_CONFIG_DIR=`config_dir` look like the student's.
+
+    The student's venv (`make student-venv`: the zip's `pip install -e .`) has JupyterLab and
+    the helpers but no nbgrader. Building it takes minutes and 5 GB, so this emulates it in the
+    course's venv: what `jupyter server extension disable` and `jupyter labextension disable`
+    write at the user level, for every nbgrader server extension and its lab extension.
+    """
+    config_dir.mkdir(parents=True, exist_ok=True)
+    disabled = {f"nbgrader.server_extensions.{name}": False for name in NBGRADER_SERVER_EXTENSIONS}
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": disabled}}))
+    (config_dir / "labconfig").mkdir(exist_ok=True)
+    (config_dir / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {NBGRADER_LAB_EXTENSION: True}}))
+
+
 @contextlib.contextmanager
-def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
-    """A JupyterLab server on `root`; yields its base URL (with the token). Always shut down."""
+def jupyterlab(root: Path, scratch: Path, *, student: bool = False) -> Iterator[str]:
+    """A JupyterLab server on `root`; yields its base URL (with the token). Always shut down.
+
+    `student`: as the student's environment has it, without nbgrader (as_student_environment).
+    """
     port, token = _free_port(), secrets.token_hex(16)
+    if student:
+        as_student_environment(scratch / "config")
     for extension, name, content in [("notebook-extension", "tracker", '{"windowingMode": "none"}'),
                                      ("apputils-extension", "notification", '{"fetchNews": "false"}')]:
         folder = scratch / "settings" / "@jupyterlab" / extension
@@ -184,16 +221,31 @@ def _answer(cell_id: str) -> str:
     return "\n".join(line for line in lines if "### " not in line)
 
 
+@pytest.fixture(scope="module")
+def graded(released, tmp_path_factory):
+    """Lab 01's blank and buggy submissions (tests/test_entry_points.py) graded by `autograder grade`."""
+    root = tmp_path_factory.mktemp("browser-graded")
+    write_submissions(released, root / "subs")
+    grade(root / "subs", root / "course", released.out_dir)
+    return root / "course"
+
+
 def test_student_runs_the_lab_in_jupyterlab(released, tmp_path, browser_page):
+    """The student's JupyterLab: the released lab 01 alone, quick mode, nbgrader's extensions
+    disabled as in the student's venv (as_student_environment says how this emulates it)."""
     root = tmp_path / "student"
     shutil.copytree(released.student_dir / LAB.lab_id, root / LAB.lab_id)
     page = browser_page
     server = tmp_path / "server"
-    with (jupyterlab(root, server) as (base, token), screenshot_on_failure(page, "student"),
+    with (jupyterlab(root, server, student=True) as (base, token), screenshot_on_failure(page, "student"),
           explained(page, server / "server.log")):
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=10)
         page.goto(f"{base}/lab/tree/{LAB.lab_id}/{LAB.notebook.name}?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for()
         _wait_for_kernel(page)
+        menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+        assert "Run" in menus and not any("nbgrader" in menu.lower() for menu in menus), menus
         _menu(page, "Run", "Run All Cells")
 
         outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
@@ -242,13 +294,12 @@ def test_instructor_opens_formgrader_on_the_course(released, tmp_path, browser_p
         _shoot(page, "instructor-formgrader")
 
 
-def test_feedback_page_names_each_exercise_and_lists_failing_ones_first(released, tmp_path, browser_page):
+def test_feedback_page_names_each_exercise_and_lists_failing_ones_first(graded, tmp_path, browser_page):
     mistake = LAB.variants().MISTAKES[0]
-    released_nb = notebooks.read(released.course_dir / "release" / LAB.lab_id / LAB.notebook.name)
-    submission = answered(released_nb, {**reference_answers(LAB), mistake.cell: mistake.source})
-    notebooks.write(submission, tmp_path / "subs" / "buggy" / LAB.lab_id / LAB.notebook.name)
-    grade(tmp_path / "subs", tmp_path / "course", released.out_dir)
-    [feedback] = generate_feedback(tmp_path / "course")
+    course = tmp_path / "course"
+    shutil.copytree(graded, course)
+    generate_feedback(course)
+    feedback = course / "feedback" / "buggy" / LAB.lab_id / LAB.notebook.with_suffix(".html").name
     nb = notebooks.read(LAB.notebook)
     labels = {notebooks.grade_id(c): exercise_label(c) for c in notebooks.grade_cells(nb)}
     failing = [labels[cell] for cell in labels if cell in mistake.fails]
@@ -274,3 +325,104 @@ def test_feedback_page_names_each_exercise_and_lists_failing_ones_first(released
         anchor = page.locator(f'a[name="{first_failing}"]').bounding_box()
         assert anchor is not None and -2 <= anchor["y"] < 100, f"the link scrolls to its cell: {anchor}"
         _shoot(page, "feedback-failing-cell")
+
+
+def _wait_for_modal(page, what: str) -> str:
+    """Wait for formgrader's answer to a button (its Success or Error dialog); return its text."""
+    modal = page.locator("#success-modal, #error-modal").first
+    modal.wait_for(state="visible", timeout=180_000)
+    text = modal.inner_text()
+    assert modal.get_attribute("id") == "success-modal", f"{what}: {text[-3000:]}"
+    modal.locator("button", has_text=re.compile("Close|OK", re.I)).first.click()
+    modal.wait_for(state="detached", timeout=10_000)
+    return text
+
+
+def _submission_row(page, student: str):
+    row = page.locator("tbody tr").filter(has=page.get_by_text(student, exact=True)).first
+    row.wait_for(state="attached", timeout=60_000)
+    return row
+
+
+def _failing_message() -> str:
+    """The last line of the message the first known mistake's failing hidden test gives."""
+    mistake = LAB.variants().MISTAKES[0]
+    outcome = selfcheck.run_cells(notebooks.read(LAB.notebook), {mistake.cell: mistake.source})
+    message = outcome.cells[sorted(mistake.fails)[0]].message.splitlines()[-1]
+    return message.split(": ", 1)[-1][:60]
+
+
+def _wait_for_manual_score(course: Path, cell: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with gradebook(course) as book:
+            if book.find_grade(cell, LAB.lab_id, LAB.lab_id, "buggy").manual_score is not None:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"formgrader did not save the manual score of {cell}")
+
+
+def test_instructor_grades_the_graded_course_in_formgrader(graded, tmp_path, browser_page):
+    """On the folder `autograder grade` wrote: the gradebook lists the lab with its submissions
+    and scores; formgrader's Autograde button gives the grades `autograder grade` gave; the
+    manual grading view shows the failing hidden test's message; a manual score and comment
+    typed there reach grades.csv through `autograder export`; formgrader's Generate Feedback
+    writes the course's feedback page, with the comment."""
+    course = tmp_path / "course"
+    shutil.copytree(graded, course)
+    expected = auto_scores(graded)
+    with gradebook(course) as book:  # formgrader's Autograde must bring these back
+        for grade_ in book.find_submission_notebook(LAB.lab_id, LAB.lab_id, "buggy").grades:
+            grade_.auto_score = None
+        notebook_id = book.find_submission_notebook(LAB.lab_id, LAB.lab_id, "buggy").id
+        book.db.commit()
+    mistake = LAB.variants().MISTAKES[0]
+    failing = sorted(mistake.fails)[0]
+    page = browser_page
+    server = tmp_path / "server"
+    with (jupyterlab(course, server) as (base, token), screenshot_on_failure(page, "formgrader-graded"),
+          explained(page, server / "server.log")):
+        page.set_extra_http_headers({"Authorization": f"token {token}"})  # formgrader's API calls too
+        page.goto(f"{base}/formgrader/manage_submissions/{LAB.lab_id}?token={token}")
+        _submission_row(page, "buggy").locator(".autograde a").click()
+        _wait_for_modal(page, "formgrader's Autograde")
+        assert auto_scores(course) == expected
+
+        page.goto(f"{base}/formgrader/gradebook?token={token}")
+        row = _submission_row(page, LAB.lab_id)
+        cells = [" ".join(text.split()) for text in row.locator("td").all_inner_texts()]
+        total = sum(score for score in expected.values() if score)
+        assert "2" in cells and any(cell.startswith(f"{total / 2:g} / ") for cell in cells), cells
+        _shoot(page, "instructor-gradebook")
+
+        page.goto(f"{base}/formgrader/submissions/{notebook_id}?token={token}")
+        score = page.locator(f"input.score#{failing}")
+        score.wait_for(timeout=60_000)
+        message = _failing_message()
+        assert message in page.locator("body").inner_text(), f"the hidden test's message {message!r}"
+        score.fill("1.5")
+        score.press("Tab")
+        comment = page.locator(f"textarea#{mistake.cell}-comment")
+        comment.fill("Close: check the fan_in you divide by.")
+        comment.press("Tab")
+        _wait_for_manual_score(course, failing)
+        score.scroll_into_view_if_needed()
+        _shoot(page, "instructor-manual-grading")
+
+        assert autograder_main(["export", "--out", str(course)]) == 0
+        with open(course / "grades.csv", newline="") as handle:
+            buggy = next(row for row in csv.DictReader(handle) if row["student_id"] == "buggy")
+        full = sum(score for (student, _), score in expected.items() if student == "buggy")
+        assert float(buggy["score"]) == full + 1.5 and buggy["manual"] == failing, buggy
+
+        page.goto(f"{base}/formgrader/manage_submissions/{LAB.lab_id}?token={token}")
+        _submission_row(page, "buggy").locator(".generate-feedback a").click()
+        _wait_for_modal(page, "formgrader's Generate Feedback")
+    feedback = course / "feedback" / "buggy" / LAB.lab_id / LAB.notebook.with_suffix(".html").name
+    with screenshot_on_failure(page, "formgrader-feedback"):
+        page.goto(feedback.as_uri(), wait_until="domcontentloaded")
+        summary = page.locator("#toc ol.exercise-summary > li").all_inner_texts()
+        rows = [" ".join(text.split()) for text in summary]
+        assert rows and rows[0].endswith("1.5 / 2"), f"the course's summary, with the manual score: {rows}"
+        assert "Close: check the fan_in you divide by." in page.locator("body").inner_text()
+        _shoot(page, "instructor-feedback-page")
