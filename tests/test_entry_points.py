@@ -17,12 +17,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder import notebooks, sandbox
+from autograder import evidence, notebooks, pipeline, sandbox
 from autograder.cli import main as autograder_main
 from autograder.examples import answered, reference_answers
 from autograder.export import BY_EXERCISE_HEADER, GRADES_HEADER, ScoreAboveMaximum, export_grades
@@ -148,6 +149,32 @@ def test_grading_refuses_without_a_sandbox_and_names_the_command(monkeypatch):
     step = GradingExecute(jail=sandbox.Jail().to_json())
     with pytest.raises(RefusedEntryPoint, match="--no-sandbox"):
         step.preprocess(notebooks.read(LAB.notebook), {"nbgrader": {"assignment": LAB.lab_id}})
+
+
+def test_each_notebook_gets_a_fresh_evidence_channel():
+    """A formgrader server or `nbgrader autograde` grades many notebooks in one process: the
+    passes one reported must never count for the next."""
+    first = pipeline._fresh_channel()
+    os.write(first.fd, f"{first.key} test_a\n".encode())
+    second = pipeline._fresh_channel()
+    assert second.key != first.key and second.passes() == set() and evidence.current() is second
+    open_fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        pipeline._fresh_channel()
+    assert len(os.listdir("/proc/self/fd")) == open_fds, "the previous channel is closed"
+
+
+def test_past_the_submission_deadline_cells_get_only_the_time_left_and_every_grade_cell_fails():
+    step = GradingExecute(notebook_seconds=300)
+    step.timeout = 30
+    step._deadline = time.monotonic() + 5
+    assert step._get_timeout(None) <= 6
+    step._deadline = time.monotonic() + 1000
+    assert step._get_timeout(None) == 30
+    nb = notebooks.read(LAB.notebook)
+    pipeline._fail_every_grade_cell(nb, "SubmissionTimeout", "too long")
+    graded = [cell for cell in nb.cells if notebooks.is_grade(cell)]
+    assert graded and all(cell.outputs[-1]["ename"] == "SubmissionTimeout" for cell in graded)
 
 
 def test_the_course_folder_config_keeps_the_limits_and_the_exchange(tmp_path):
