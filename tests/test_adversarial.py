@@ -251,10 +251,12 @@ def _duplicate(nb, grade_id):
 
 def _fingerprint() -> dict[str, tuple[int, int]]:
     """Size and modification time of every file a submission could use to persist: the
-    project's code, the virtual environment, and HOME's Python and Jupyter folders."""
+    project's code, the virtual environment, and HOME's Python, Jupyter and plotting settings
+    (not the rest of HOME, which a browser or an editor may write to meanwhile)."""
     home = Path.home()
     roots = [REPO / "autograder", REPO / "solutions", REPO / "labs", Path(sys.prefix),
-             home / ".ipython", home / ".local", home / ".jupyter", home / ".config"]
+             home / ".ipython", home / ".local" / "lib", home / ".local" / "bin", home / ".jupyter",
+             home / ".config" / "matplotlib"]
     seen = {}
     for root in roots:
         for folder, dirs, files in os.walk(root):
