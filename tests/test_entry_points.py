@@ -101,9 +101,12 @@ def test_nbgrader_autograde_in_the_course_folder_gives_the_same_grades_jailed(gr
                 for grade_ in notebook.grades:
                     grade_.auto_score = None
         book.db.commit()
+    _give_manual_grade(course_copy, "blank", "test_init_std", 1.0, "Half right.")
     run = nbgrader(course_copy, "autograde", LAB.lab_id, "--force")
     assert run.returncode == 0, run.stdout + run.stderr
     assert auto_scores(course_copy) == before
+    with gradebook(course_copy) as book:
+        assert book.find_grade("test_init_std", LAB.lab_id, LAB.lab_id, "blank").manual_score == 1.0
     assert 0 < sum(score for (student, _), score in before.items() if student == "buggy") < 20
     autograded = notebooks.read(course_copy / "autograded" / "buggy" / LAB.lab_id / LAB.notebook.name)
     probe = "".join(output.get("text", "") for output in autograded.cells[-1].outputs)
