@@ -56,7 +56,8 @@ def test_a_grade_cell_without_a_reported_pass_fails(channel):
     assert names == [[], ["HiddenTestsDidNotRun"], ["AssertionError"]]
 
 
-def test_without_a_channel_nothing_is_required():
+def test_without_a_channel_nothing_is_required(monkeypatch):
+    monkeypatch.setattr(evidence, "_open", [])
     nb = new_notebook(cells=[_grade_cell("test_a")])
     nb, _ = RequireEvidence().preprocess(nb, {})
     assert nb.cells[0].outputs == []
