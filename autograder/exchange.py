@@ -33,14 +33,9 @@ def publish(labs: list[Lab], release_dir: Path, exchange: Path) -> list[Path]:
     config.Exchange.root = str(exchange)
     config.ExchangeReleaseAssignment.force = True
     grader = api(config)
-    published = []
     for lab in labs:
-        outcome = grader.release_assignment(lab.lab_id)
-        if not outcome["success"]:
-            raise RuntimeError(f"nbgrader could not publish {lab.lab_id} to {exchange}:\n"
-                               f"{outcome.get('error') or outcome.get('log')}")
-        published.append(exchange / COURSE_ID / "outbound" / lab.lab_id)
-    return published
+        _step(grader.release_assignment, lab, f"publish {lab.lab_id} to {exchange}")
+    return [exchange / COURSE_ID / "outbound" / lab.lab_id for lab in labs]
 
 
 def collect(labs: list[Lab], out_dir: Path, release_dir: Path,
@@ -71,10 +66,14 @@ def collect(labs: list[Lab], out_dir: Path, release_dir: Path,
     grader = api(config)
     collected = []
     for lab in labs:
-        outcome = grader.collect(lab.lab_id)
-        if not outcome["success"]:
-            raise RuntimeError(f"nbgrader could not collect {lab.lab_id} from {exchange}:\n"
-                               f"{outcome.get('error') or outcome.get('log')}")
+        _step(grader.collect, lab, f"collect {lab.lab_id} from {exchange}")
         collected += [(notebook.parent.parent.name, lab.lab_id) for notebook in
                       sorted((out_dir / "submitted").glob(f"*/{lab.lab_id}/{lab.lab_id}.ipynb"))]
     return collected
+
+
+def _step(step, lab: Lab, what: str) -> None:
+    """Run one nbgrader API step for `lab`; raise with nbgrader's own words if it failed."""
+    outcome = step(lab.lab_id)
+    if not outcome["success"]:
+        raise RuntimeError(f"nbgrader could not {what}:\n{outcome.get('error') or outcome.get('log')}")
