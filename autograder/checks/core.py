@@ -10,9 +10,9 @@
   into messages a student understands, and through `with_globals`, which runs a student
   function with earlier exercises bound to the reference, so one mistake costs one
   exercise, not every exercise built on it.
-- Checks run with warnings silenced and the global RNG state forked, so they neither print
-  to stderr (nbgrader scores a grade cell that writes to stderr as failed) nor change the
-  random numbers that later cells draw.
+- Checks run with warnings silenced and the global RNG state forked, so they neither fill
+  the feedback with warnings the student did not cause nor change the random numbers that
+  later cells draw.
 - While grading, each passing hidden test also writes a keyed line to an evidence stream that
   the grader reads afterwards: a grade cell whose hidden test never reported a pass scores
   0, however its output looks (a blanked, skipped or faked test cell proves nothing).
