@@ -2,23 +2,27 @@
 
 This is how we prove that the tests catch each known mistake, and only in its own exercise,
 without a kernel or a full notebook run: every code cell except experiments runs in order in
-one dictionary, with quick mode and the synthetic data, and each grade cell passes as
-grading judges it: no exception (stderr, warnings and progress bars cost nothing).
+one dictionary, with quick mode and the synthetic data. Each grade cell is graded in the two
+phases of grading, here in one process since only trusted code runs: its visible tests run
+(they decide nothing), its probe records into memory, and after the last cell the judge
+gives each grade cell its verdict.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import re
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
-from autograder import notebooks
+from autograder import hidden_cells, judge, notebooks
 from autograder.course import Lab
 from autograder.environment import patched_environ
+from autograder.probes import core as probes_core
 from autograder.protocol import GRADING_ENV
 
 
@@ -55,21 +59,46 @@ def run_cells(nb: NotebookNode, replacements: Mapping[str, str] | None = None,
     unknown = set(replacements) - {notebooks.grade_id(cell) for cell in nb.cells}
     if unknown:
         raise ValueError(f"{name}: no cell with grade_id {', '.join(sorted(unknown))}.")
+    lab_module = probes_module(nb)
     namespace: dict = {"__name__": "__main__"}
-    cells: dict[str, CellOutcome] = {}
+    probed: list[tuple[str, float, tuple[str, str] | None, str]] = []
     other_errors: dict[int, str] = {}
-    with _grading_environment():
+    with _grading_environment(), probes_core.records_in_memory() as records:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or notebooks.is_experiment(cell):
                 continue
             cell_id = notebooks.grade_id(cell)
             source = replacements.get(cell_id, cell.source) if cell_id else cell.source
-            error = _run_one(source, namespace, f"<{name} cell {index}>")
-            if notebooks.is_grade(cell):
-                cells[cell_id] = CellOutcome(cell_id, notebooks.points(cell), not error, error)
-            elif error:
-                other_errors[index] = error
+            if not notebooks.is_grade(cell):
+                error = _run_one(source, namespace, f"<{name} cell {index}>")
+                if error:
+                    other_errors[index] = error
+                continue
+            visible, hidden = hidden_cells.split(source)
+            _run_one(visible, namespace, f"<{name} cell {index}>")
+            call = judge.probe_call(hidden)
+            crashed = _run_one(hidden_cells.probe_source(lab_module, call), namespace,
+                               f"<{name} probe {index}>")
+            probed.append((cell_id, notebooks.points(cell), call, crashed))
+    by_id = {record["grade_id"]: record for record in records}
+    cells = {}
+    for cell_id, points, call, crashed in probed:
+        why = f"the hidden tests could not run: {crashed}" if crashed else ""
+        verdict = judge.verdict(lab_module, cell_id, call, by_id.get(cell_id), why)
+        cells[cell_id] = CellOutcome(cell_id, points, verdict.passed, verdict.message)
     return RunOutcome(cells, other_errors)
+
+
+_PROBES_IMPORT = re.compile(r"from autograder\.probes import (lab\w+) as hidden")
+
+
+def probes_module(nb: NotebookNode) -> str:
+    """The probes module a lab notebook's hidden tests import, e.g. lab01_initialization."""
+    for cell in notebooks.grade_cells(nb):
+        found = _PROBES_IMPORT.search(cell.source)
+        if found:
+            return found[1]
+    raise ValueError("This notebook's grade cells import no autograder.probes module.")
 
 
 def _run_one(source: str, namespace: dict, filename: str) -> str:
