@@ -2,7 +2,7 @@
 
 nbgrader's Execute starts and restarts kernels through this manager (see worker.py). At each
 start it writes a fresh payload (protocol.payload) into an anonymous in-memory file, hands
-that and the evidence file to the kernel as inherited descriptors, and wraps the kernel's
+that and the record channel to the kernel as inherited descriptors, and wraps the kernel's
 command in the jail (sandbox.Jail). Interrupts travel as messages on the control channel:
 a signal would stop the jail's outer process, not the kernel inside it.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, Unicode
 
-from autograder import evidence, protocol
+from autograder import protocol, records
 from autograder.sandbox import Jail
 
 
@@ -45,10 +45,9 @@ class JailedKernelManager(AsyncKernelManager):
         super().write_connection_file(**kwargs)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
-        channel = evidence.current()
-        key = channel.key if channel else ""
+        channel = records.current()
         payload_fd = protocol.memory_file(
-            "dnnlabs-payload", protocol.payload(self.lab_module, channel.fd if channel else None, key))
+            "dnnlabs-payload", protocol.payload(self.lab_module, channel.fd if channel else None))
         kw["pass_fds"] = (payload_fd,) + ((channel.fd,) if channel else ())
         variables = {protocol.PAYLOAD_FD_ENV: str(payload_fd)}
         try:

@@ -121,6 +121,6 @@ def verdict(lab_module: str, grade_id: str, call: tuple[str, str] | None,
     if record is not None and record["stopped"] is None:
         for name, mistake in _mistake_records(lab_module, probe_name, subject_name):
             if not _check(lab_module, probe_name, got, Observed(mistake, reference=True)):
-                message += f" (This is what a known mistake gives: {name}.)"
+                message += f" (It behaves like a known mistake: {name}.)"
                 break
     return Verdict(grade_id, False, message)

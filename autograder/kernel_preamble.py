@@ -1,21 +1,19 @@
 """Run inside every grading kernel, before the first cell of the submission.
 
 It is never imported: the grader sends its text in the kernel's payload (see
-autograder/protocol.py) together with the hidden tests and the reference modules, and
-`protocol.BOOTSTRAP` runs it with the decoded payload bound to `payload`. It may use only
-the standard library, torch and the course's `labs` helpers, which is all the sandbox
-mounts.
+autograder/protocol.py) together with the probes, and `protocol.BOOTSTRAP` runs it with the
+decoded payload bound to `payload`. It may use only the standard library, torch and the
+course's `labs` helpers, which is all the sandbox mounts.
 
-It loads the sent modules from memory (the hidden tests import their reference from
-there), imports the lab's hidden tests so that they bind torch, builtins, the helpers and
-their own modules before student code can rebind them, connects the evidence channel,
-drops the reference modules and refuses any later import of them, and seeds every
-generator.
+It loads the probes from memory (no file holds them), imports the lab's probes so that they
+bind torch, builtins, the helpers and their own modules before student code can rebind them,
+points them at the record channel, refuses imports of the grader's trusted side (the
+reference, the checks, the judge: none is mounted in the sandbox, and an unsandboxed kernel
+must not reach them either), and seeds every generator.
 """
 
 import importlib.abc
 import importlib.util
-import os
 import signal
 import sys
 
@@ -42,28 +40,30 @@ class _FromPayload(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)
 
 
-class _NoSolutions(importlib.abc.MetaPathFinder):
-    """Refuse imports of the reference solutions from the submission's cells."""
+_TRUSTED = ("solutions", "autograder")
+
+
+class _TrustedSideRefused(importlib.abc.MetaPathFinder):
+    """Refuse imports of the grader's trusted side, except the probes already loaded."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "solutions" or name.startswith("solutions."):
-            raise ImportError("The reference solutions are not available while grading.")
+        if name.split(".")[0] in _TRUSTED and name not in sys.modules:
+            raise ImportError(f"{name} is not available while grading.")
         return None
 
 
 def _start(payload):
     finder = _FromPayload(payload["modules"])
     sys.meta_path.insert(0, finder)
-    core = importlib.import_module("autograder.checks.core")
-    core.guard(importlib.import_module(f"autograder.checks.{payload['lab_module']}"))
-    core.guard(core)
+    for name in sorted(payload["modules"]):
+        importlib.import_module(name)
+    core = sys.modules["autograder.probes.core"]
+    for name in payload["modules"]:
+        core.guard(sys.modules[name])
     sys.meta_path.remove(finder)
-    for name in [name for name in sys.modules if name == "solutions" or name.startswith("solutions.")]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, _NoSolutions())
-    if payload["evidence_fd"] is not None:
-        stream = os.fdopen(payload["evidence_fd"], "a", encoding="utf-8")
-        core.report_passes_to(stream, payload["evidence_key"])
+    sys.meta_path.insert(0, _TrustedSideRefused())
+    if payload["record_fd"] is not None:
+        core.record_to(payload["record_fd"])
     labs.seed_everything(payload["seed"])
     # A write past the file-size limit then fails with OSError (EFBIG) in the cell that made
     # it, instead of killing the kernel with SIGXFSZ.

@@ -88,9 +88,10 @@ COURSE_CONFIG_TEMPLATE = '''"""nbgrader settings of this course folder (written 
 
 Every grading step nbgrader runs here (`nbgrader autograde`, formgrader's "Autograde" and
 "Generate feedback", `nbgrader export`) runs the course's own pipeline through
-autograder.pipeline.configure_course: kernels in the sandbox, the limits below, the hidden
-tests by descriptor, the evidence channel, the course's preprocessors, feedback page and CSV
-files. It gives the grades `autograder grade` gives, or refuses and names the command to use.
+autograder.pipeline.configure_course: kernels in the sandbox, the limits below, the probes
+by descriptor, the record channel and the judge outside the kernel, the course's
+preprocessors, feedback page and CSV files. It gives the grades `autograder grade` gives, or
+refuses and names the command to use.
 """
 import os
 import sys

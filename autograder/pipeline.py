@@ -3,15 +3,18 @@
 `autograder grade` (through its worker), `nbgrader autograde` run in a course folder, and
 formgrader's "Autograde" and "Generate feedback" buttons all grade with the settings that
 `configure_grading` writes into an nbgrader config: kernels jailed (sandbox.py) and given
-the hidden tests by descriptor (grading_kernel.py), the course's preprocessors (experiments
-skipped, duplicated cells forgotten, passes proven through the evidence channel, scores
-from evidence only), the limits per cell and per submission, the feedback page of
-`autograder feedback`, and the CSV files of `autograder export`.
+the probes by descriptor (grading_kernel.py), the course's preprocessors (experiments
+skipped, duplicated cells forgotten, scores from the judge's verdicts only), the limits per
+cell and per submission, the feedback page of `autograder feedback`, and the CSV files of
+`autograder export`.
 
-Each notebook is graded by `GradingExecute`, which opens what one grading needs when it
-starts and not before: a fresh evidence channel (so no submission's passes count for the
-next one in the same process, as in a formgrader server), a private folder for the
-kernel's sockets, and the deadline of the whole submission. A step that cannot grade as
+Each notebook is graded by `GradingExecute` in two phases. It opens what one grading needs
+when it starts and not before: a fresh record channel (so no submission's records count for
+the next one in the same process, as in a formgrader server), a private folder for the
+kernel's sockets, and the deadline of the whole submission. It moves each grade cell's
+hidden part into a probe cell of its own, runs the notebook in the jailed kernel (the
+probes record), then has the judge, here in the trusted process, turn the records into
+each grade cell's verdict (hidden_cells.py, judge.py). A step that cannot grade as
 `autograder grade` would (no sandbox here, `--no-execute`) refuses and names the command
 that can.
 
@@ -32,7 +35,7 @@ from nbformat.v4 import new_output
 from traitlets import Integer, Unicode
 from traitlets.config import Config
 
-from autograder import evidence, notebooks, protocol, sandbox
+from autograder import hidden_cells, notebooks, protocol, records, sandbox
 from autograder.course import Lab
 from autograder.execute import ResilientExecute
 
@@ -70,13 +73,18 @@ class GradingExecute(ResilientExecute):
                                         "--no-sandbox`)") from error
         self._lab_module = Lab(lab_id).module_name
         self._runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))
-        _fresh_channel()
+        channel = records.open_channel()
         start = time.monotonic()
         self._deadline = start + self.notebook_seconds if self.notebook_seconds else None
+        nb = hidden_cells.with_probe_cells(nb, self._lab_module)
         try:
             nb, resources = super().preprocess(nb, resources, km)
         finally:
             shutil.rmtree(self._runtime, ignore_errors=True)
+        recorded, problems = channel.read()
+        for problem in problems:
+            self._event(f"record channel: {problem}")
+        nb = hidden_cells.judge_cells(nb, self._lab_module, recorded)
         if self._deadline is not None and time.monotonic() > self._deadline:
             self._event(f"stopped after {self.notebook_seconds} s for the whole submission: scored 0")
             _fail_every_grade_cell(nb, "SubmissionTimeout", f"grading this submission took longer "
@@ -99,17 +107,6 @@ class GradingExecute(ResilientExecute):
             return timeout
         remaining = max(1, int(self._deadline - time.monotonic()) + 1)
         return remaining if timeout is None or timeout <= 0 else min(timeout, remaining)
-
-
-_opened: list[evidence.Channel] = []
-
-
-def _fresh_channel() -> evidence.Channel:
-    """A new evidence channel for the next notebook; the one this module opened before is closed."""
-    while _opened:
-        os.close(_opened.pop().fd)
-    _opened.append(evidence.open_channel())
-    return _opened[-1]
 
 
 def _fail_every_grade_cell(nb: NotebookNode, name: str, message: str) -> None:
@@ -140,7 +137,7 @@ def configure_grading(config: Config, *, cell_seconds: int = 30, notebook_second
 
     from autograder.export import CourseCsvExport
     from autograder.feedback import feedback_config
-    from autograder.preprocessors import EvidenceScores, ForgetDuplicateIds, RequireEvidence, SkipExperiments
+    from autograder.preprocessors import ForgetDuplicateIds, SkipExperiments, VerdictScores
 
     if jail is None:
         jail = sandbox.Jail.for_slot(COURSE_FOLDER_SLOT, memory_mb=memory_mb,
@@ -161,7 +158,7 @@ def configure_grading(config: Config, *, cell_seconds: int = 30, notebook_second
                                                OverwriteCells, SkipExperiments, CheckCellMetadata]
     config.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern,
                                                 ClearMetadataPreprocessor, LimitOutput,
-                                                RequireEvidence, EvidenceScores,
+                                                VerdictScores,
                                                 AssignLatePenalties, CheckCellMetadata]
     config.OverwriteCells.add_missing_cells = True
     config.ExportApp.plugin_class = CourseCsvExport

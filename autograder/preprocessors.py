@@ -1,14 +1,13 @@
-"""nbgrader preprocessors of this course's own: skip experiments, require proof of a pass,
-score grade cells from evidence only."""
+"""nbgrader preprocessors of this course's own: skip experiments, forget duplicated ids,
+score grade cells from the judge's verdicts only."""
 
 from __future__ import annotations
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbformat.v4 import new_output
 from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor, SaveAutoGrades
 
-from autograder import evidence, notebooks
+from autograder import notebooks
 
 SKIPPED = "# Experiment: skipped while grading (cells tagged `experiment` never count towards a grade)."
 
@@ -43,41 +42,15 @@ class ForgetDuplicateIds(DeduplicateIds):
         return cell, resources
 
 
-class RequireEvidence(NbGraderPreprocessor):
-    """Fail every grade cell whose hidden test did not report a pass through the keyed channel.
-
-    A cell that shows no error is not enough: student code can blank later cells (an IPython
-    input transformer), swap the hidden-test module, or hide tracebacks. Runs after Execute
-    and before SaveAutoGrades; with no evidence channel open (not grading) it does nothing.
-    """
-
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        channel = evidence.current()
-        if channel is None:
-            return nb, resources
-        passed = channel.passes()
-        for cell in nb.cells:
-            unproven = (cell.cell_type == "code" and notebooks.is_grade(cell)
-                        and notebooks.grade_id(cell) not in passed)
-            failed = any(output.get("output_type") == "error" for output in cell.get("outputs", []))
-            if unproven and not failed:
-                cell.outputs.append(new_output(
-                    "error", ename="HiddenTestsDidNotRun",
-                    evalue="the hidden tests of this cell did not report a pass",
-                    traceback=["HiddenTestsDidNotRun: the hidden tests of this cell did not "
-                               "report a pass (the cell was changed, skipped or stopped early)"]))
-        return nb, resources
-
-
-class EvidenceScores(SaveAutoGrades):
+class VerdictScores(SaveAutoGrades):
     """SaveAutoGrades where a code grade cell scores from its error outputs alone.
 
     nbgrader would zero a cell that printed to stderr (a warning, a progress bar) and take
     the first `execute_result` of a cell as its score (so `sys.displayhook("ok")` before a
     failing assert scored full marks). Here a cell with any error output, wherever it stands,
-    scores 0, and any other cell its points; with RequireEvidence before it, a cell whose
-    hidden test did not report a pass has such an error. The notebook keeps every output
-    for the feedback.
+    scores 0, and any other cell its points. After GradingExecute the only error output a
+    grade cell can hold is the judge's failing verdict (hidden_cells.place_verdict), or the
+    stop of a submission past its deadline. The notebook keeps every output for the feedback.
     """
 
     def _add_score(self, cell: NotebookNode, resources: ResourcesDict) -> None:

@@ -4,16 +4,15 @@ Three things cross the sandbox's wall, and this module is the only place that sh
 
 - The kernel's **environment**: a fixed, short list of variables (`kernel_environment`);
   nothing of the grader's own environment leaks in.
-- The kernel's **payload**: the preamble, the lab's hidden tests and the reference modules
-  they import, the evidence key and the seed, as JSON in an anonymous in-memory file
-  (`memfd`) handed to the kernel as an open file descriptor. The kernel reads it and
-  closes it before any student cell runs: no path the kernel can open holds a test, an
-  answer or a reference. `BOOTSTRAP` is the one line that reads it.
+- The kernel's **payload**: the preamble, the probes (autograder/probes/: inputs and calls,
+  never a reference, an expected value or a check), the record channel's descriptor and the
+  seed, as JSON in an anonymous in-memory file (`memfd`) handed to the kernel as an open
+  file descriptor. The kernel reads it and closes it before any student cell runs.
+  `BOOTSTRAP` is the one line that reads it.
+- The probes' **records**, written by the kernel to a second in-memory file that the grader
+  keeps open and reads after the run as untrusted data (autograder/records.py).
 - The worker's **result**: `result.json` in the worker's private course copy (outside the
   sandbox), the per-cell scores and what happened, read back by `autograder grade`.
-
-Evidence lines (`KEY grade_id`, one per passing hidden test) are appended by the kernel to
-a second in-memory file that the worker keeps open and reads after the run.
 """
 
 from __future__ import annotations
@@ -64,29 +63,23 @@ def kernel_environment(threads: int, python_bin: Path) -> dict[str, str]:
     }
 
 
-def hidden_test_sources(lab_module: str) -> dict[str, str]:
-    """The modules the kernel's hidden tests need, as source text by module name: the shared
-    core, the lab's checks, and every reference module (labs reuse earlier labs' answers)."""
-    sources = {
-        "autograder": "",
-        "autograder.checks": "",
-        "autograder.checks.core": (REPO / "autograder" / "checks" / "core.py").read_text(),
-        f"autograder.checks.{lab_module}": (REPO / "autograder" / "checks" / f"{lab_module}.py").read_text(),
-        "solutions": "",
-    }
-    for path in sorted((REPO / "solutions").glob("lab*.py")):
-        sources[f"solutions.{path.stem}"] = path.read_text()
+def probe_sources() -> dict[str, str]:
+    """The modules the kernel's probes need, as source text by module name: the probes'
+    core and every lab's probes (a lab's probes may build on an earlier lab's inputs)."""
+    sources = {"autograder": "", "autograder.probes": ""}
+    for path in sorted((REPO / "autograder" / "probes").glob("*.py")):
+        if path.stem != "__init__":
+            sources[f"autograder.probes.{path.stem}"] = path.read_text()
     return sources
 
 
-def payload(lab_module: str, evidence_fd: int | None, evidence_key: str) -> bytes:
+def payload(lab_module: str, record_fd: int | None) -> bytes:
     """Everything a grading kernel gets from the grader, as the bytes of its payload file."""
     return json.dumps({
         "preamble": PREAMBLE.read_text(),
         "lab_module": lab_module,
-        "modules": hidden_test_sources(lab_module),
-        "evidence_fd": evidence_fd,
-        "evidence_key": evidence_key,
+        "modules": probe_sources(),
+        "record_fd": record_fd,
         "seed": GRADING_SEED,
     }).encode()
 

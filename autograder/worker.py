@@ -27,8 +27,8 @@ from autograder.nbgrader_setup import api, course_config, gradebook
 def grading_config(course: Path, cell_timeout: int, *, jail: str = "", threads: int = 1):
     """nbgrader settings for grading one submission in `course`: the pipeline every entry point
     shares (pipeline.configure_grading: jailed kernels with the payload, experiments skipped,
-    cells that kill or hang the kernel failing alone, passes proven through the evidence
-    channel, scores from evidence only), with this worker's jail and threads. The deadline of
+    cells that kill or hang the kernel failing alone, probes recording in the kernel and the
+    judge scoring outside it), with this worker's jail and threads. The deadline of
     the whole submission is kept by `autograder grade`, which kills the worker."""
     from autograder.pipeline import configure_grading
 

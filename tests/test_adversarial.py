@@ -1,5 +1,6 @@
 """Submissions that loop, crash, hog memory or disk, exit, tamper with the tests, read the
-answers from disk, try to outlive their grading or reach other students, or phone home.
+answers from disk or from the kernel's memory, lie about their answers, forge the records
+the judge reads, try to outlive their grading or reach other students, or phone home.
 
 Each is built here from the reference answers of the first lab with one attack added; each
 must score exactly what it deserves (0 for the exercises it attacked, full marks elsewhere),
@@ -161,6 +162,95 @@ def init_std(*args, **kwargs):
 """
 
 
+# Find an answer in the kernel's memory: a module or any dict other than the notebook's that
+# holds Q1 (the judge's reference never enters the kernel, so none should).
+MODULE_LOOKUP = """\
+import gc, sys
+_mine = globals()
+_found = [m.Q1 for m in list(sys.modules.values()) if isinstance(getattr(m, "Q1", None), str)]
+_found += [d["Q1"] for d in gc.get_objects() if isinstance(d, dict) and d is not _mine
+           and isinstance(d.get("Q1"), str) and d["Q1"] in "abcd"]
+Q1 = _found[0] if _found else "a"
+"""
+
+# Use the grade cell's probe as an oracle: keep the first choice it does not complain about.
+ORACLE = """\
+_probes = __import__("autograder.probes.lab01_initialization", fromlist=["_"])
+Q2 = "a"
+for _choice in "abcd":
+    try:
+        _probes.test_q2_zero_bias(_choice)
+    except Exception:
+        continue
+    Q2 = _choice
+    break
+"""
+
+# Rebind the comparison helpers from inside the graded function, after any restore.
+REBIND_INSIDE = """
+_wrong_init_std = init_std
+
+
+def init_std(*args, **kwargs):
+    import math
+    import torch
+    math.isclose = lambda *a, **k: True
+    torch.allclose = lambda *a, **k: True
+    return _wrong_init_std(*args, **kwargs)
+"""
+
+# Answers whose == is always true (and whose methods return themselves).
+LYING_CHOICE = """\
+class _Yes(str):
+    def __eq__(self, other):
+        return True
+    __hash__ = str.__hash__
+    def strip(self, *args):
+        return self
+    def lower(self):
+        return self
+    def __contains__(self, item):
+        return True
+
+
+Q1 = _Yes("a")
+"""
+
+LYING_NUMBER = """\
+class _Near(float):
+    def __eq__(self, other):
+        return True
+    __hash__ = float.__hash__
+    def __float__(self):
+        return 0.1
+
+
+Q3 = _Near(7.0)
+"""
+
+PWNED = Path(f"/tmp/dnnlabs-pwned-{MARKER}")
+
+# Write frames onto the record channel: a pickle that would run a command in the judge, a
+# record of the wrong shape, and a length that swallows every record after it.
+FORGED_RECORDS = f"""\
+import io, os, struct, torch
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch {PWNED}",))
+_fds = [int(fd) for fd in os.listdir("/proc/self/fd")
+        if "dnnlabs-records" in os.readlink(f"/proc/self/fd/{{fd}}")]
+def _frame(obj):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return struct.pack("<Q", buffer.tell()) + buffer.getvalue()
+for _fd in _fds:
+    os.write(_fd, _frame({{"grade_id": "test_q2_zero_bias", "observations": {{"answer": _Evil()}},
+                          "stopped": None}}))
+    os.write(_fd, _frame({{"grade_id": "test_q5_selu_init", "observations": [1, 2], "stopped": 3}}))
+    os.write(_fd, struct.pack("<Q", 2**40) + b"x" * 64)
+"""
+
+
 def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[str]]:
     """Write one submission per attack under `dest`; return the grade cells each must fail.
 
@@ -218,6 +308,12 @@ def build_attacks(released_dir: Path, dest: Path, port: int) -> dict[str, set[st
         "noisy": ({"init_std": NOISY_BUT_RIGHT + answers["init_std"]}, set()),
         "displayhook": ({"init_std": WRONG_INIT_STD.source + DISPLAYHOOK}, {"test_init_std"}),
         "duplicated": ({}, set()),
+        "module_lookup": ({"q1_same_value": MODULE_LOOKUP}, {"test_q1_same_value"}),
+        "oracle": ({"q2_zero_bias": ORACLE}, {"test_q2_zero_bias"}),
+        "rebind_inside": ({"init_std": WRONG_INIT_STD.source + REBIND_INSIDE}, {"test_init_std"}),
+        "lying_answers": ({"q1_same_value": LYING_CHOICE, "q3_he_std": LYING_NUMBER},
+                          {"test_q1_same_value", "test_q3_he_std"}),
+        "forged_records": ({last_answer: answers[last_answer] + "\n" + FORGED_RECORDS}, {last_test}),
     }
     for student, (changes, _) in attacks.items():
         submission = answered(released, {**answers, **changes})
@@ -371,3 +467,7 @@ def test_nothing_a_submission_started_outlives_the_batch(graded_twice):
 def test_nothing_outside_the_output_folder_changed(graded_twice):
     _, _, changed = graded_twice
     assert changed == []
+
+
+def test_a_forged_record_runs_nothing_in_the_judge(graded_twice):
+    assert not PWNED.exists()

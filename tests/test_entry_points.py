@@ -23,13 +23,14 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder import evidence, notebooks, pipeline, sandbox
+from autograder import notebooks, pipeline, records, sandbox
 from autograder.cli import main as autograder_main
 from autograder.examples import answered, reference_answers
 from autograder.export import BY_EXERCISE_HEADER, GRADES_HEADER, ScoreAboveMaximum, export_grades
 from autograder.grade import Limits, grade
 from autograder.nbgrader_setup import configured_exchange, gradebook, write_course_config
 from autograder.pipeline import GradingExecute, RefusedEntryPoint
+from autograder.probes.core import encode
 from tests.labs_under_test import LABS
 
 pytestmark = pytest.mark.slow
@@ -154,16 +155,17 @@ def test_grading_refuses_without_a_sandbox_and_names_the_command(monkeypatch):
         step.preprocess(notebooks.read(LAB.notebook), {"nbgrader": {"assignment": LAB.lab_id}})
 
 
-def test_each_notebook_gets_a_fresh_evidence_channel():
+def test_each_notebook_gets_a_fresh_record_channel():
     """A formgrader server or `nbgrader autograde` grades many notebooks in one process: the
-    passes one reported must never count for the next."""
-    first = pipeline._fresh_channel()
-    os.write(first.fd, f"{first.key} test_a\n".encode())
-    second = pipeline._fresh_channel()
-    assert second.key != first.key and second.passes() == set() and evidence.current() is second
+    records one wrote must never count for the next."""
+    first = records.open_channel()
+    os.write(first.fd, encode({"grade_id": "test_a", "observations": {"answer": "c"}, "stopped": None}))
+    assert set(first.read()[0]) == {"test_a"}
+    second = records.open_channel()
+    assert second.read() == ({}, []) and records.current() is second
     open_fds = len(os.listdir("/proc/self/fd"))
     for _ in range(5):
-        pipeline._fresh_channel()
+        records.open_channel()
     assert len(os.listdir("/proc/self/fd")) == open_fds, "the previous channel is closed"
 
 

@@ -1,24 +1,19 @@
 """The course's own nbgrader preprocessors, each on a tiny notebook without a kernel.
 
-ForgetDuplicateIds turns a duplicated cell into an ordinary cell; RequireEvidence fails a
-grade cell whose hidden test did not report a pass; EvidenceScores scores a grade cell from
-its errors alone (stderr and displayed values never decide); SkipExperiments blanks only
-experiment cells.
+ForgetDuplicateIds turns a duplicated cell into an ordinary cell; VerdictScores scores a grade
+cell from its errors alone (stderr and displayed values never decide); SkipExperiments blanks
+only experiment cells.
 """
-
-import os
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder import evidence
 from autograder.nbgrader_setup import use_this_interpreter_tools
 from autograder.preprocessors import (
     SKIPPED,
-    EvidenceScores,
     ForgetDuplicateIds,
-    RequireEvidence,
     SkipExperiments,
+    VerdictScores,
 )
 
 
@@ -38,29 +33,6 @@ def test_a_duplicated_cell_becomes_an_ordinary_cell():
     nb, _ = ForgetDuplicateIds().preprocess(nb, {})
     assert "nbgrader" not in nb.cells[0].metadata
     assert [cell.metadata.nbgrader["grade_id"] for cell in nb.cells[1:]] == ["test_a", "test_b"]
-
-
-@pytest.fixture
-def channel():
-    opened = evidence.open_channel()
-    yield opened
-    evidence._open.remove(opened)
-    os.close(opened.fd)
-
-
-def test_a_grade_cell_without_a_reported_pass_fails(channel):
-    os.write(channel.fd, f"{channel.key} test_a\nforged test_b\n".encode())
-    nb = new_notebook(cells=[_grade_cell("test_a"), _grade_cell("test_b"), _grade_cell("test_c", [_error()])])
-    nb, _ = RequireEvidence().preprocess(nb, {})
-    names = [[output.get("ename") for output in cell.outputs] for cell in nb.cells]
-    assert names == [[], ["HiddenTestsDidNotRun"], ["AssertionError"]]
-
-
-def test_without_a_channel_nothing_is_required(monkeypatch):
-    monkeypatch.setattr(evidence, "_open", [])
-    nb = new_notebook(cells=[_grade_cell("test_a")])
-    nb, _ = RequireEvidence().preprocess(nb, {})
-    assert nb.cells[0].outputs == []
 
 
 @pytest.fixture
@@ -93,7 +65,7 @@ def test_a_grade_cell_scores_from_its_errors_alone(gradebook_url):
     ])
     resources = {"nbgrader": {"notebook": "lab", "assignment": "lab", "student": "ann",
                               "db_url": gradebook_url}}
-    nb, _ = EvidenceScores().preprocess(nb, resources)
+    nb, _ = VerdictScores().preprocess(nb, resources)
     with Gradebook(gradebook_url) as book:
         scores = {name: book.find_grade(name, "lab", "lab", "ann").auto_score
                   for name in ("quiet", "noisy", "shown", "shown_then_failed", "failed_then_fine")}

@@ -207,20 +207,25 @@ def test_the_environment_is_only_what_the_grader_gives(tmp_path, monkeypatch):
 
 
 @needs_sandbox
-def test_the_preamble_loads_the_hidden_tests_from_the_payload_alone(tmp_path):
-    payload_fd = protocol.memory_file("payload", protocol.payload("lab01_initialization", None, ""))
+def test_the_preamble_loads_the_probes_alone_and_refuses_the_trusted_side(tmp_path):
+    payload_fd = protocol.memory_file("payload", protocol.payload("lab01_initialization", None))
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
     probe = textwrap.dedent("""
         import importlib, json, os, sys
-        try:
-            importlib.import_module("solutions.lab01_initialization")
-            solutions = "importable"
-        except ImportError as error:
-            solutions = str(error)
-        print(json.dumps({"checks": "autograder.checks.lab01_initialization" in sys.modules,
-                          "solutions": solutions, "fds": sorted(os.listdir("/proc/self/fd")),
+        refused = {}
+        for name in ("solutions.lab01_initialization", "autograder.checks.lab01_initialization",
+                     "autograder.judge", "autograder.variants"):
+            try:
+                importlib.import_module(name)
+                refused[name] = "importable"
+            except ImportError as error:
+                refused[name] = str(error)
+        print(json.dumps({"probes": "autograder.probes.lab01_initialization" in sys.modules,
+                          "trusted": [m for m in sys.modules if m.startswith(("solutions",
+                                      "autograder.checks", "autograder.judge"))],
+                          "refused": refused, "fds": sorted(os.listdir("/proc/self/fd")),
                           "payload_left": [name for name in dir() if "payload" in name]}))
         """)
     env = {**protocol.kernel_environment(1, Path(sys.executable).parent),
@@ -233,7 +238,8 @@ def test_the_preamble_loads_the_hidden_tests_from_the_payload_alone(tmp_path):
         os.close(payload_fd)
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
-    assert seen["checks"] and "not available while grading" in seen["solutions"]
+    assert seen["probes"] and seen["trusted"] == []
+    assert all("not available while grading" in why for why in seen["refused"].values()), seen["refused"]
     assert str(payload_fd) not in seen["fds"] and seen["payload_left"] == []
 
 

@@ -37,10 +37,9 @@ def stand_in_uniform_bound(std: float) -> float:
 def stand_in_init_linear_(layer: nn.Linear, scheme: str, distribution: str = "normal") -> nn.Linear:
     """Writes the mark of (scheme, distribution) into the weights, zero into the bias."""
     with torch.no_grad():
-        layer.weight.fill_(MARKS[(scheme, distribution)])
-        if layer.bias is not None:
-            layer.bias.zero_()
-    return layer
+        for name, parameter in layer.named_parameters():
+            parameter.fill_(MARKS[(scheme, distribution)] if name == "weight" else 0.0)
+    return layer.requires_grad_(True)
 
 
 @probe
