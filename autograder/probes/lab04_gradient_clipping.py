@@ -1,0 +1,218 @@
+"""Probes of lab 04, Gradient clipping: one per grade cell, named after it (the checks of the
+same names judge what they record).
+
+The clipping functions run on gradients the probe fills in from fixed seeds, with PyTorch's
+own clipping functions refused; the probe records the gradients before and after. `train_step`
+runs with stand-ins for the two clipping exercises (PyTorch's `clip_grad_norm_` and
+`clip_grad_value_` under the exercise's names and signatures, so a clipping mistake costs its
+own exercise only) and with an optimizer that records the gradients it sees when `step()` is
+called, which is how the order of the steps shows. Everything runs on one thread, as in the
+judge, so the student's record and the reference's are computed alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+from torch.nn.utils import clip_grad as clip_grad_module
+
+from autograder.probes.core import answer, forbidden, probe, with_globals
+
+NORM_FUNCTIONS = ("clip_grad_norm_", "clip_grad_norm", "clip_grads_with_norm_", "get_total_norm")
+VALUE_FUNCTIONS = ("clip_grad_value_",)
+NORM_REASON = ("clip_grad_norm must compute the norm and scale the gradients itself, not call "
+               "torch.nn.utils.clip_grad_norm_, clip_grads_with_norm_ or get_total_norm.")
+VALUE_REASON = ("clip_grad_value must clamp the gradients itself (for example with "
+                "p.grad.clamp_), not call torch.nn.utils.clip_grad_value_.")
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """One thread while the probe computes, as in the judge (records comparable to the bit)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def without(names: tuple[str, ...], reason: str) -> Iterator[None]:
+    """Refuse PyTorch's clipping functions, under both names they are reachable by."""
+    with forbidden(nn.utils, names, reason), forbidden(clip_grad_module, names, reason):
+        yield
+
+
+class Net(nn.Module):
+    """A small model with an unused parameter, whose .grad stays None."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(6, 8)
+        self.out = nn.Linear(8, 3)
+        self.unused = nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.tanh(self.hidden(x)))
+
+
+def net_with_grads(seed: int, scale: float) -> Net:
+    """A `Net` whose gradients (of a loss multiplied by `scale`) are filled in."""
+    torch.manual_seed(seed)
+    net = Net()
+    X, y = torch.randn(64, 6) * 2, torch.randint(0, 3, (64,))
+    (scale * nn.functional.cross_entropy(net(X), y)).backward()
+    return net
+
+
+def grads(module: nn.Module) -> list[torch.Tensor | None]:
+    return [p.grad for p in module.parameters()]
+
+
+# Gradients well above max_norm (seed, loss scale, max_norm), and one case well below.
+NORM_ABOVE_CASES = [(0, 40.0, 1.0), (1, 500.0, 3.0)]
+NORM_BELOW_CASE = (2, 0.5, 0.7)  # global norm about 0.23
+
+
+def norm_key(max_norm: float) -> str:
+    return f"clip_grad_norm(list(model.parameters()), max_norm={max_norm})"
+
+
+@probe
+def test_clip_grad_norm(see, clip_grad_norm):
+    with one_thread(), without(NORM_FUNCTIONS, NORM_REASON):
+        # 1. Gradients well above max_norm, given as a list; 2. below it.
+        for seed, scale, max_norm in [*NORM_ABOVE_CASES, NORM_BELOW_CASE]:
+            net = net_with_grads(seed, scale)
+            where = norm_key(max_norm)
+            see(f"{where} grads before", grads(net))
+            see.call(where, clip_grad_norm, list(net.parameters()), max_norm,
+                     what=where + " on a model with an unused parameter (its .grad is None)")
+            see(f"{where} grads", grads(net))
+        # 3. A generator, as model.parameters() gives, can be iterated only once.
+        net = net_with_grads(3, 40.0)
+        where = "clip_grad_norm(model.parameters(), 1.0)"
+        see.call(where, clip_grad_norm, net.parameters(), 1.0, what=where, record=False)
+        see(f"{where} grads", grads(net))
+        # 4. A single tensor.
+        torch.manual_seed(4)
+        weight = torch.randn(5, 4, requires_grad=True)
+        weight.grad = torch.randn(5, 4) * 10
+        where = "clip_grad_norm(a single tensor, 1.0)"
+        see.call(where, clip_grad_norm, weight, 1.0, what=where)
+        see(f"{where} grad", weight.grad)
+        # 5. A tiny norm, where the 1e-6 in PyTorch's formula shows.
+        tiny = torch.zeros(3, requires_grad=True)
+        tiny.grad = torch.tensor([6e-7, 8e-7, 0.0])
+        where = "clip_grad_norm([p], 5e-7)"
+        see.call(where, clip_grad_norm, [tiny], 5e-7,
+                 what="clip_grad_norm([p], 5e-7) with a gradient of norm 1e-6", record=False)
+        see(f"{where} grad", tiny.grad)
+
+
+VALUE_CASES = [(0, 30.0, 0.5), (1, 3.0, 0.05)]
+
+
+def value_key(clip_value: float) -> str:
+    return f"clip_grad_value(list(model.parameters()), {clip_value})"
+
+
+@probe
+def test_clip_grad_value(see, clip_grad_value):
+    with one_thread(), without(VALUE_FUNCTIONS, VALUE_REASON):
+        for seed, scale, clip_value in VALUE_CASES:
+            net = net_with_grads(seed, scale)
+            where = value_key(clip_value)
+            see(f"{where} grads before", grads(net))
+            see.call(where, clip_grad_value, list(net.parameters()), clip_value, record=False,
+                     what=where + " on a model with an unused parameter (its .grad is None)")
+            see(f"{where} parameters", list(net.parameters()))
+            see(f"{where} grads", grads(net))
+        net = net_with_grads(2, 30.0)
+        where = "clip_grad_value(model.parameters(), 0.1)"
+        see.call(where, clip_grad_value, net.parameters(), 0.1, what=where, record=False)
+        see(f"{where} grads", grads(net))
+        torch.manual_seed(3)
+        weight = torch.randn(4, 4, requires_grad=True)
+        weight.grad = torch.randn(4, 4) * 3
+        where = "clip_grad_value(a single tensor, 1.0)"
+        see.call(where, clip_grad_value, weight, 1.0, what=where, record=False)
+        see(f"{where} grad", weight.grad)
+
+
+def stand_in_clip_grad_norm(parameters, max_norm: float) -> torch.Tensor:
+    """The clip_grad_norm exercise as PyTorch has it (its answer is not needed here)."""
+    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+
+
+def stand_in_clip_grad_value(parameters, clip_value: float) -> None:
+    """The clip_grad_value exercise as PyTorch has it. PyTorch's fails when no parameter has a
+    gradient (a train_step that clips before backward()); the exercise's skips them all."""
+    parameters = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    with_grads = [p for p in parameters if p.grad is not None]
+    if with_grads:
+        torch.nn.utils.clip_grad_value_(with_grads, clip_value)
+
+
+class RecordingSGD(torch.optim.SGD):
+    """Plain SGD that counts its step() calls and keeps a copy of the gradients the first one uses."""
+
+    def __init__(self, params, lr: float = 0.1) -> None:
+        super().__init__(params, lr=lr)
+        self.steps = 0
+        self.first_seen: list[torch.Tensor | None] | None = None
+
+    def step(self, closure=None):
+        if self.steps == 0:
+            self.first_seen = [None if p.grad is None else p.grad.detach().clone()
+                               for group in self.param_groups for p in group["params"]]
+        self.steps += 1
+        return super().step(closure)
+
+
+def step_model(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+    return model, torch.randn(128, 5) * 3, torch.randint(0, 3, (128,))
+
+
+# (seed of the model and batch, clipping keyword arguments): no clipping; a max_norm about a
+# quarter of the gradients' norm (about 0.30); one ten times above it (about 0.42); a
+# clip_value about a quarter of the largest gradient entry (about 0.082).
+STEP_CASES = [(0, {}), (1, {"max_norm": 0.075}), (2, {"max_norm": 4.0}), (3, {"clip_value": 0.02})]
+STEP_LR = 0.1
+
+
+def step_key(clipping: dict[str, float]) -> str:
+    if not clipping:
+        return "train_step(model, X, y, loss_fn, optimizer)"
+    (name, value), = clipping.items()
+    return f"train_step(..., {name}={value})"
+
+
+@probe
+def test_train_step(see, train_step):
+    train_step = with_globals(train_step, clip_grad_norm=stand_in_clip_grad_norm,
+                              clip_grad_value=stand_in_clip_grad_value)
+    loss_fn = nn.CrossEntropyLoss()
+    with one_thread():
+        for seed, clipping in STEP_CASES:
+            model, X, y = step_model(seed)
+            optimizer = RecordingSGD(model.parameters(), lr=STEP_LR)
+            where = step_key(clipping)
+            see.call(where, train_step, model, X, y, loss_fn, optimizer, what=where, **clipping)
+            see(f"{where} steps", optimizer.steps)
+            see(f"{where} seen by step()", optimizer.first_seen)
+            see(f"{where} grads after", grads(model))
+
+
+test_q1_unstable_gradients = answer("test_q1_unstable_gradients")
+test_q2_value_clipping = answer("test_q2_value_clipping")
+test_q3_global_norm = answer("test_q3_global_norm")
+test_q4_clip_factor = answer("test_q4_clip_factor")
+test_q5_where_to_clip = answer("test_q5_where_to_clip")
+test_q6_recurrent = answer("test_q6_recurrent")
