@@ -4,7 +4,7 @@ Runs outside the student's process (in the grading worker, in nbgrader's process
 course folder, or in the self-check, which runs only trusted code). For one grade cell it
 
 1. runs the cell's probe (autograder/probes/) on the reference answer (`solutions/`), once per
-   process: the same inputs, seeds and threads give the same record bit for bit;
+   process: the same inputs, seeds and one thread give the same record bit for bit;
 2. hands the student's record and the reference's to the cell's check (autograder/checks/),
    which passes or fails with a message;
 3. on a failure, runs the probe on the known mistakes of that cell (autograder/variants/) and,
@@ -15,7 +15,6 @@ A record the check cannot read (a forged type, a missing key) fails the cell alo
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import re
@@ -23,14 +22,11 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from autograder.checks.core import CheckFailed, Observed
 from autograder.probes import core as probes_core
 
 # The hidden part of a grade cell names its probe and the student's object it probes.
 HIDDEN_CALL = re.compile(r"^\s*hidden\.(test_\w+)\(\s*([A-Za-z_]\w*)\s*\)\s*$", re.MULTILINE)
-JUDGE_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -56,21 +52,8 @@ def _checks(lab_module: str) -> types.ModuleType:
     return importlib.import_module(f"autograder.checks.{lab_module}")
 
 
-@contextlib.contextmanager
-def _trusted_run():
-    """Fixed threads while the judge runs probes itself (reproducible records)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(JUDGE_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _observe(lab_module: str, probe_name: str, subject: Any) -> dict[str, Any]:
-    probe = getattr(_probes(lab_module), probe_name)
-    with _trusted_run():
-        return probes_core.observe(probe.observe, probe_name, subject)
+    return probes_core.observe(getattr(_probes(lab_module), probe_name).observe, probe_name, subject)
 
 
 @functools.cache

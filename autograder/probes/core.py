@@ -235,12 +235,21 @@ def _write(record: dict[str, Any]) -> None:
 
 
 def observe(probe_function: Callable[..., None], grade_id: str, subject: Any) -> dict[str, Any]:
-    """Run a probe on `subject` and return its record (the judge runs the reference this way)."""
+    """Run a probe on `subject` and return its record (the judge runs the reference this way).
+
+    On one thread, in the kernel as in the judge: the student's record and the reference's
+    are computed alike, so a check can compare them to the last bit where it must.
+    """
     see = Observer(grade_id)
-    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
-        warnings.simplefilter("ignore")
-        with contextlib.suppress(Stopped):
-            probe_function(see, subject)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+            warnings.simplefilter("ignore")
+            with contextlib.suppress(Stopped):
+                probe_function(see, subject)
+    finally:
+        torch.set_num_threads(threads)
     return see.record()
 
 
