@@ -1,0 +1,458 @@
+"""Probes of lab 03, Batch norm and layer norm: one per grade cell, named after it (the checks
+of the same names judge what they record).
+
+Every input comes from a function of this module seeded with its own `torch.Generator`
+(`standardize_splits`, `zca_input`, `bn_inputs`, `ln_inputs`, `fuse_inputs`...), so the check
+rebuilds the very same inputs to compute PyTorch's values and the usual wrong answers itself.
+The probes only record: what the student's code returned, its gradients, the module's
+parameters and buffers after each step, and whether the inputs were left as they were.
+No exercise here builds on an earlier one, so no stand-in is needed; the normalization
+functions of PyTorch are refused while the student's code runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torch.nn.utils.fusion
+from torch import nn
+
+from autograder.probes.core import answer, forbidden, module_state, probe
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run tiny tensor operations on one thread: on a busy CPU, waking a second thread for each of
+    them costs more than the operation itself (several times the probe's time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def on_one_thread(function: Callable[..., None]) -> Callable[..., None]:
+    """Decorator: run the whole function inside `one_thread()`."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with one_thread():
+            function(*args, **kwargs)
+
+    return run
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# --- Reading student objects (always through see.call, so that a failure stops the probe) --------
+
+
+def _no_grad_call(function: Callable[..., Any], *args: Any) -> Any:
+    with torch.no_grad():
+        return function(*args)
+
+
+def _backward(output: torch.Tensor, upstream: torch.Tensor) -> None:
+    output.backward(upstream)
+
+
+def _state_of(module: Any) -> dict[str, Any]:
+    """The module's class, mode, parameters and buffers (only its type if it is no nn.Module)."""
+    if isinstance(module, nn.Module):
+        return module_state(module)
+    return {"type": type(module).__name__}
+
+
+def _state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    return dict(nn.Module.state_dict(module))
+
+
+def _eval(module: Any) -> Any:
+    return module.eval()
+
+
+def _train(module: Any) -> Any:
+    return module.train()
+
+
+def _requires_grad(value: Any) -> bool | None:
+    return bool(value.requires_grad) if isinstance(value, torch.Tensor) else None
+
+
+# --- Exercise 1: standardize -----------------------------------------------------------------
+
+
+def standardize_splits() -> dict[str, torch.Tensor]:
+    """Train, valid and test splits of 6 features on very different scales."""
+    generator = _generator(0)
+    scales = torch.tensor([1.0, 2.0, 0.5, 10.0, 3.0, 1.0])
+    offsets = torch.tensor([0.0, 5.0, -3.0, 100.0, 1.0, 2.0])
+    train = torch.randn(500, 6, generator=generator) * scales + offsets
+    valid = torch.randn(120, 6, generator=generator) * 2 + 3
+    test = torch.randn(80, 6, generator=generator) * 5 - 20
+    return {"train": train, "valid": valid, "test": test}
+
+
+def standardize_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 1, 4, 4) images whose pixel (0, 0, 0) is constant in the first (training) split."""
+    generator = _generator(1)
+    images = torch.rand(200, 1, 4, 4, generator=generator)
+    images[:, 0, 0, 0] = 0.5
+    more = torch.rand(30, 1, 4, 4, generator=generator)
+    return images, more
+
+
+@probe
+@on_one_thread
+def test_standardize(see, standardize):
+    splits = standardize_splits()
+    snapshot = {name: split.clone() for name, split in splits.items()}
+    where = "standardize(train, valid, test)"
+    returned = see.call(where, standardize, *splits.values(), what=where)
+    see(f"{where} type", type(returned).__name__)
+    see(f"{where} is a tuple", isinstance(returned, tuple))
+    see(f"{where} left its inputs unchanged",
+        {name: torch.equal(split, snapshot[name]) for name, split in splits.items()})
+
+    where = "standardize(train)"
+    returned = see.call(where, standardize, standardize_splits()["train"], what=where)
+    see(f"{where} is a tuple", isinstance(returned, tuple))
+
+    where = "standardize(images, more_images)"
+    returned = see.call(where, standardize, *standardize_images(),
+                        what="standardize(images, more_images) on (N, 1, 4, 4) tensors")
+    see(f"{where} is a tuple", isinstance(returned, tuple))
+
+
+# --- Exercise 2: zca_whiten ------------------------------------------------------------------
+
+ZCA_CASES = [(2000, 6, 1e-5), (800, 12, 1e-5), (3000, 4, 0.5)]
+
+
+def zca_where(n: int, d: int, eps: float) -> str:
+    return f"zca_whiten(X of shape ({n}, {d}), eps={eps})"
+
+
+def zca_input(case: int) -> torch.Tensor:
+    """Correlated data with a mean far from 0, for ZCA_CASES[case]."""
+    n, d, _ = ZCA_CASES[case]
+    generator = _generator(10 + case)
+    mixing = torch.randn(d, d, generator=generator) + 2 * torch.eye(d)
+    return torch.randn(n, d, generator=generator) @ mixing + torch.linspace(-3, 5, d)
+
+
+@probe
+@on_one_thread
+def test_zca_whiten(see, zca_whiten):
+    for case, (n, d, eps) in enumerate(ZCA_CASES):
+        X = zca_input(case)
+        snapshot = X.clone()
+        where = zca_where(n, d, eps)
+        returned = see.call(where, zca_whiten, X, eps=eps, what=where)
+        see(f"{where} is a tuple", isinstance(returned, tuple))
+        see(f"{where} left X unchanged", torch.equal(X, snapshot))
+
+
+# --- Exercise 3: BatchNorm1dScratch ----------------------------------------------------------
+
+NORM_FUNCTIONS = ("batch_norm", "instance_norm", "layer_norm", "group_norm")
+TORCH_NORM_FUNCTIONS = ("batch_norm", "native_batch_norm", "instance_norm", "layer_norm",
+                        "native_layer_norm", "group_norm", "native_group_norm")
+NORM_MODULES = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "SyncBatchNorm",
+                "LayerNorm", "GroupNorm", "InstanceNorm1d")
+BN_REASON = ("BatchNorm1dScratch must compute batch norm itself: do not use nn.BatchNorm1d, "
+             "F.batch_norm or torch.batch_norm (torch.mean, torch.var, torch.sqrt are fine).")
+LN_REASON = ("layer_norm must compute the normalization itself: do not use F.layer_norm, nn.LayerNorm "
+             "or another normalization function of PyTorch (torch.mean, torch.var, torch.sqrt are fine).")
+
+
+@contextlib.contextmanager
+def no_builtin_norms(reason: str, within: object = None) -> Iterator[None]:
+    """PyTorch's normalization functions and modules refused while the block runs."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(forbidden(F, NORM_FUNCTIONS, reason, within=within))
+        stack.enter_context(forbidden(torch, TORCH_NORM_FUNCTIONS, reason))
+        stack.enter_context(forbidden(nn, NORM_MODULES, reason))
+        yield
+
+
+# (shape, eps, momentum, seed): (N, C) and (N, C, L) inputs, one of them with a batch of 3.
+BN_CASES = [((16, 6), 1e-5, 0.1, 0), ((8, 4, 10), 1e-3, 0.3, 2), ((3, 5, 6), 1e-2, 0.25, 3)]
+BN_STEPS = (1, 2, 3)
+BN_EVAL_BATCHES = (7, 1)
+
+
+def bn_where(shape: tuple[int, ...], eps: float, momentum: float) -> str:
+    return f"BatchNorm1dScratch({shape[1]}, eps={eps:g}, momentum={momentum:g}) on {shape} inputs"
+
+
+def bn_view(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """How a per-channel vector broadcasts against an input of `shape`."""
+    return (1, -1, 1) if len(shape) == 3 else (1, -1)
+
+
+def bn_inputs(case: int) -> dict[str, Any]:
+    """The affine parameters given to the module and every batch of BN_CASES[case]: three training
+    batches (each with the upstream gradient of its backward pass), eval batches of 7 and 1, and a
+    training batch after going back to .train()."""
+    shape, _, _, seed = BN_CASES[case]
+    generator = _generator(seed)
+    channels, view = shape[1], bn_view(shape)
+    inputs: dict[str, Any] = {
+        "weight": torch.rand(channels, generator=generator) * 1.5 + 0.5,
+        "bias": torch.randn(channels, generator=generator),
+    }
+    for step in BN_STEPS:
+        spread = (torch.rand(channels, generator=generator) + 0.5).view(view) * step
+        centre = torch.randn(channels, generator=generator).view(view) * 3
+        inputs[f"x{step}"] = torch.randn(shape, generator=generator) * spread + centre
+        inputs[f"upstream{step}"] = torch.randn(shape, generator=generator)
+    for n in BN_EVAL_BATCHES:
+        inputs[f"eval{n}"] = torch.randn((n, *shape[1:]), generator=generator) * 2 + 1
+    inputs["again"] = torch.randn(shape, generator=generator) + 2
+    return inputs
+
+
+def _set_affine(module: nn.Module, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    with torch.no_grad():
+        module.weight.copy_(weight)
+        module.bias.copy_(bias)
+
+
+def _bn_attributes(module: Any) -> dict[str, Any]:
+    """What a BatchNorm1dScratch holds, read by attribute: running statistics (and whether they
+    require grad), the count of training batches, the gradients of weight and bias, the mode."""
+    seen: dict[str, Any] = {}
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        value = getattr(module, name, None)
+        seen[name] = value
+        seen[f"{name} requires grad"] = _requires_grad(value)
+    for name in ("weight", "bias"):
+        value = getattr(module, name, None)
+        seen[f"{name} grad"] = value.grad if isinstance(value, torch.Tensor) else None
+    seen["training"] = bool(getattr(module, "training", None))
+    return seen
+
+
+def _bn_run(see, cls: Any, case: int) -> None:
+    shape, eps, momentum, _ = BN_CASES[case]
+    channels = shape[1]
+    where = bn_where(shape, eps, momentum)
+    inputs = bn_inputs(case)
+    with no_builtin_norms(BN_REASON, within=cls):
+        module = see.call(f"{where}: built", cls, channels, eps=eps, momentum=momentum, record=False,
+                          what=f"BatchNorm1dScratch({channels}, eps={eps!r}, momentum={momentum!r})")
+    see(f"{where}: is an nn.Module", isinstance(module, nn.Module))
+    see.call(f"{where}: initial state", _state_of, module, what=f"{where}: reading its parameters")
+    see.call(f"{where}: weight and bias set", _set_affine, module, inputs["weight"], inputs["bias"],
+             record=False, what=f"{where}: setting weight and bias with .copy_ under torch.no_grad()")
+    see.call(f"{where}: train()", _train, module, record=False, what=f"{where}: .train()")
+    for step in BN_STEPS:
+        x = inputs[f"x{step}"].clone().requires_grad_()
+        with no_builtin_norms(BN_REASON, within=cls):
+            output = see.call(f"{where}, training step {step}: output", module, x,
+                              what=f"{where}: forward pass in training mode")
+            see.call(f"{where}, training step {step}: backward", _backward, output,
+                     inputs[f"upstream{step}"], record=False, what=f"{where}: backward pass")
+        see(f"{where}, training step {step}: gradient of the input", x.grad)
+        see.call(f"{where}, after step {step}", _bn_attributes, module,
+                 what=f"{where}: reading running_mean, running_var and num_batches_tracked")
+
+    returned = see.call(f"{where}: eval()", _eval, module, record=False, what=f"{where}: .eval()")
+    see(f"{where}: eval() returns the module", returned is module)
+    see.call(f"{where}: after eval()", _bn_attributes, module,
+             what=f"{where}: reading running_mean, running_var and num_batches_tracked")
+    for n in BN_EVAL_BATCHES:
+        with no_builtin_norms(BN_REASON, within=cls):
+            see.call(f"{where}: eval-mode output on a batch of {n}", _no_grad_call, module,
+                     inputs[f"eval{n}"], what=f"{where}: forward pass in eval mode on a batch of {n}")
+        see.call(f"{where}: after the eval batch of {n}", _bn_attributes, module,
+                 what=f"{where}: reading running_mean, running_var and num_batches_tracked")
+    see.call(f"{where}: train() again", _train, module, record=False, what=f"{where}: .train()")
+    with no_builtin_norms(BN_REASON, within=cls):
+        see.call(f"{where}: output back in training mode", _no_grad_call, module, inputs["again"],
+                 what=f"{where}: training mode again after eval()")
+
+
+def bn_state_to_load() -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """An nn.BatchNorm1d(5)'s state_dict after three training batches, and an eval batch."""
+    generator = _generator(4)
+    with torch.random.fork_rng(devices=[]):
+        bn = nn.BatchNorm1d(5)
+    with torch.no_grad():
+        bn.weight.copy_(torch.rand(5, generator=generator) * 1.5 + 0.5)
+        bn.bias.copy_(torch.randn(5, generator=generator))
+        for _ in range(3):
+            bn(torch.randn(10, 5, generator=generator) * 2 + 1)
+    state = {name: value.clone() for name, value in bn.state_dict().items()}
+    return state, torch.randn(6, 5, generator=generator)
+
+
+def _load_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    module.load_state_dict(state)
+
+
+def _running_mean_dtype_after_double(module: nn.Module) -> torch.dtype | None:
+    value = getattr(module.double(), "running_mean", None)
+    return value.dtype if isinstance(value, torch.Tensor) else None
+
+
+@probe
+@on_one_thread
+def test_batch_norm_1d_scratch(see, BatchNorm1dScratch):
+    cls = BatchNorm1dScratch
+    see("is an nn.Module class", isinstance(cls, type) and issubclass(cls, nn.Module))
+    for case in range(len(BN_CASES)):
+        _bn_run(see, cls, case)
+
+    state, x = bn_state_to_load()
+    with no_builtin_norms(BN_REASON, within=cls):
+        module = see.call("loaded: built", cls, 5, record=False, what="BatchNorm1dScratch(5)")
+    see.call("loaded: load_state_dict", _load_state_dict, module, state, record=False,
+             what="BatchNorm1dScratch(5).load_state_dict(nn.BatchNorm1d(5).state_dict())")
+    see.call("loaded: eval()", _eval, module, record=False, what="BatchNorm1dScratch(5).eval()")
+    with no_builtin_norms(BN_REASON, within=cls):
+        see.call("loaded: eval-mode output", _no_grad_call, module, x,
+                 what="BatchNorm1dScratch loaded from an nn.BatchNorm1d's state_dict, in eval mode")
+
+    with no_builtin_norms(BN_REASON, within=cls):
+        module = see.call("double: built", cls, 3, record=False, what="BatchNorm1dScratch(3)")
+    see.call("double: running_mean dtype", _running_mean_dtype_after_double, module,
+             what="BatchNorm1dScratch(3).double()")
+
+
+# --- Exercise 4: layer_norm ------------------------------------------------------------------
+
+# (input shape, normalized_shape, affine, eps)
+LN_CASES = [((4, 10), 10, False, 1e-5), ((4, 10), (10,), True, 1e-5), ((3, 5, 6), (6,), True, 1e-5),
+            ((3, 5, 6), (5, 6), True, 1e-5), ((2, 3, 4, 4), (3, 4, 4), False, 1e-5),
+            ((2, 3, 4, 4), torch.Size([4, 4]), True, 0.1), ((6, 3), (3,), False, 1e-5),
+            ((5, 4), 4, False, 0.5)]
+
+
+def trailing(normalized_shape: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+
+
+def ln_where(case: int) -> str:
+    shape, normalized_shape, affine, eps = LN_CASES[case]
+    return (f"layer_norm(x of shape {shape}, {normalized_shape!r}"
+            f"{', weight, bias' if affine else ''}, eps={eps:g})")
+
+
+def ln_inputs(case: int) -> dict[str, torch.Tensor | None]:
+    """x (each feature with its own offset), weight and bias (None without affine), and the
+    upstream gradient of the backward pass, for LN_CASES[case]."""
+    shape, normalized_shape, affine, eps = LN_CASES[case]
+    generator = _generator(20 + case)
+    x = torch.randn(shape, generator=generator) * 3 + torch.randn(shape[-1], generator=generator) * 2
+    if eps >= 0.5:
+        x = x * 0.3
+    size = trailing(normalized_shape)
+    weight = torch.randn(size, generator=generator) if affine else None
+    bias = torch.randn(size, generator=generator) if affine else None
+    return {"x": x, "weight": weight, "bias": bias, "upstream": torch.randn(shape, generator=generator)}
+
+
+def _gradients(output: torch.Tensor, inputs: list[torch.Tensor], upstream: torch.Tensor) -> list:
+    return list(torch.autograd.grad(output, inputs, upstream, allow_unused=True))
+
+
+@probe
+@on_one_thread
+def test_layer_norm(see, layer_norm):
+    for case, (_, normalized_shape, affine, eps) in enumerate(LN_CASES):
+        inputs = ln_inputs(case)
+        where = ln_where(case)
+        x = inputs["x"].clone().requires_grad_()
+        leaves = [x]
+        kwargs = {}
+        if affine:
+            kwargs = {name: inputs[name].clone().requires_grad_() for name in ("weight", "bias")}
+            leaves += [kwargs["weight"], kwargs["bias"]]
+        with no_builtin_norms(LN_REASON):
+            output = see.call(where, layer_norm, x, normalized_shape, eps=eps, what=where, **kwargs)
+        see.call(f"{where}: output requires grad", _requires_grad, output,
+                 what=f"{where}: reading output.requires_grad")
+        see.call(f"{where}: gradients", _gradients, output, leaves, inputs["upstream"],
+                 what=f"{where}: backward pass")
+
+
+# --- Exercise 5: fuse_linear_bn --------------------------------------------------------------
+
+# (in features, out features, linear has a bias, bn's eps, bn in training mode)
+FUSE_CASES = [(5, 4, True, 1e-5, False), (6, 6, False, 1e-3, False), (3, 7, True, 1e-1, True),
+              (8, 2, False, 1e-5, True)]
+FUSION_REASON = ("fuse_linear_bn must compute the fused weight and bias itself, not call "
+                 "torch.nn.utils.fusion.")
+
+
+def fuse_where(case: int) -> str:
+    n_in, n_out, has_bias, eps, bn_training = FUSE_CASES[case]
+    return (f"fuse_linear_bn(nn.Linear({n_in}, {n_out}{'' if has_bias else ', bias=False'}), "
+            f"nn.BatchNorm1d({n_out}, eps={eps:g}){' in training mode' if bn_training else ''})")
+
+
+def fuse_inputs(case: int) -> tuple[nn.Linear, nn.BatchNorm1d, torch.Tensor]:
+    """A Linear layer and a BatchNorm1d with trained-looking statistics, and a batch x."""
+    n_in, n_out, has_bias, eps, bn_training = FUSE_CASES[case]
+    generator = _generator(30 + case)
+    with torch.random.fork_rng(devices=[]):
+        linear = nn.Linear(n_in, n_out, bias=has_bias)
+        bn = nn.BatchNorm1d(n_out, eps=eps)
+    with torch.no_grad():
+        linear.weight.copy_((torch.rand(n_out, n_in, generator=generator) * 2 - 1) / n_in ** 0.5)
+        if has_bias:
+            linear.bias.copy_(torch.randn(n_out, generator=generator) * 2)
+        bn.weight.copy_(torch.rand(n_out, generator=generator) * 1.5 + 0.5)
+        bn.bias.copy_(torch.randn(n_out, generator=generator))
+        bn.running_mean.copy_(torch.randn(n_out, generator=generator) * 2)
+        bn.running_var.copy_(torch.rand(n_out, generator=generator) * 2.95 + 0.05)
+    bn.train(bn_training)
+    return linear, bn, torch.randn(9, n_in, generator=generator)
+
+
+def _pair_state(linear: nn.Linear, bn: nn.BatchNorm1d) -> dict[str, torch.Tensor]:
+    state = {f"linear.{name}": value for name, value in _state_dict(linear).items()}
+    state.update({f"bn.{name}": value for name, value in _state_dict(bn).items()})
+    return state
+
+
+def _layer_facts(layer: Any) -> dict[str, Any]:
+    return {"is an nn.Linear": isinstance(layer, nn.Linear), "type": type(layer).__name__,
+            "weight": getattr(layer, "weight", None), "bias": getattr(layer, "bias", None)}
+
+
+@probe
+@on_one_thread
+def test_fuse_linear_bn(see, fuse_linear_bn):
+    for case in range(len(FUSE_CASES)):
+        linear, bn, x = fuse_inputs(case)
+        where = fuse_where(case)
+        with forbidden(torch.nn.utils.fusion, ("fuse_linear_bn_eval", "fuse_linear_bn_weights"),
+                       FUSION_REASON):
+            fused = see.call(where, fuse_linear_bn, linear, bn, what=where, record=False)
+        see.call(f"{where}: linear and bn afterwards", _pair_state, linear, bn,
+                 what=f"{where}: reading linear and bn afterwards")
+        see.call(f"{where}: the returned layer", _layer_facts, fused,
+                 what=f"{where}: reading the layer it returned")
+        see.call(f"{where}: fused(x)", _no_grad_call, fused, x,
+                 what=f"{where}: calling the layer it returned on a batch")
+
+
+# --- Concept questions -------------------------------------------------------------------------
+
+test_q1_momentum = answer("test_q1_momentum")
+test_q2_keras_momentum = answer("test_q2_keras_momentum")
+test_q3_state_dict_size = answer("test_q3_state_dict_size")
+test_q4_no_bias = answer("test_q4_no_bias")
+test_q5_batch_of_two = answer("test_q5_batch_of_two")
+test_q6_layer_norm = answer("test_q6_layer_norm")
