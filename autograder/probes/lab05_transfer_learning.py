@@ -1,0 +1,329 @@
+"""Probes of lab 05, Transfer learning and pretraining: one per grade cell, named after it
+(the judge's checks of the same names read what they record).
+
+`fine_tune` runs with stand-ins for the exercises it builds on, made fresh for each run by
+`stand_ins`: a `set_trainable` that is PyTorch's own `nn.Module.requires_grad_`, and a
+`param_groups` that puts every parameter in a group of its own. Each notes its calls (which
+of the model's parameters, which flag or rates) so the check can say what `fine_tune` asked
+for; a mistake in `set_trainable` or `param_groups` then costs only its own exercise.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+import labs
+from autograder.probes.core import answer, probe, with_globals
+
+# --- Exercise 1: split_task_a_b ------------------------------------------------------------
+
+N_SPLIT = 400
+# (n_b_train, seed, pair, global seed set before the call): the draws for seeds 0 to 4, seed 3
+# again under another global seed, then other pairs.
+SPLIT_CALLS: list[tuple[int | None, int, tuple[int, int] | None, int]] = [
+    (None, 0, None, 0),
+    *((20, seed, None, 100 + seed) for seed in range(5)),
+    (20, 3, None, 999),
+    (7, 1, (5, 7), 200),
+    (None, 0, (4, 6), 201),
+]
+
+
+def split_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """400 tiny images, image i filled with the number i (a returned image names its row), and
+    random labels 0..9."""
+    X = torch.arange(N_SPLIT, dtype=torch.float32).reshape(N_SPLIT, 1, 1, 1).expand(N_SPLIT, 1, 2, 2)
+    y = torch.randint(0, 10, (N_SPLIT,), generator=torch.Generator().manual_seed(0))
+    return X.clone(), y
+
+
+def split_where(n_b_train: int | None, seed: int, pair: tuple[int, int] | None) -> str:
+    return (f"split_task_a_b(X, y, n_b_train={n_b_train}, seed={seed}"
+            f"{', pair=' + str(pair) if pair else ''})")
+
+
+def split_key(index: int) -> str:
+    n_b_train, seed, pair, _ = SPLIT_CALLS[index]
+    return f"#{index} {split_where(n_b_train, seed, pair)}"
+
+
+@probe
+def test_split_task_a_b(see, split_task_a_b):
+    X, y = split_inputs()
+    for index, (n_b_train, seed, pair, global_seed) in enumerate(SPLIT_CALLS):
+        key, where = split_key(index), split_where(n_b_train, seed, pair)
+        kwargs = {} if pair is None else {"pair": pair}
+        labels = y.clone()
+        torch.manual_seed(global_seed)
+        task = see.call(key, split_task_a_b, X.clone(), labels, n_b_train, seed, what=where, **kwargs)
+        see(f"{key} returns a dict", isinstance(task, dict))
+        see(f"{key} type", type(task).__name__)
+        see(f"{key} y unchanged", torch.equal(labels, y))
+
+
+# --- Exercise 2: reuse_body ----------------------------------------------------------------
+
+def make_model_a(n_outputs: int = 5) -> nn.Sequential:
+    """A small 'trained' model A (batch-norm statistics and scales not at their defaults)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                          nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, n_outputs))
+    with torch.no_grad():
+        model[2].weight.uniform_(0.5, 1.5)
+        model[2].bias.uniform_(-0.5, 0.5)
+        model[2].running_mean.uniform_(-0.5, 0.5)
+        model[2].running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def tensors(module: nn.Module) -> list[torch.Tensor]:
+    """A module's parameters, then its buffers."""
+    return list(module.parameters()) + list(module.buffers())
+
+
+def _head(model_b: Any, model_a: nn.Sequential) -> dict[str, Any]:
+    head = model_b[-1]
+    return {"type": type(head).__name__, "is Linear": isinstance(head, nn.Linear),
+            "is model A's head": head is model_a[-1],
+            "in_features": getattr(head, "in_features", None),
+            "out_features": getattr(head, "out_features", None)}
+
+
+def _body_output(body_a: nn.Module, body_b: Any, x: torch.Tensor) -> torch.Tensor:
+    body_a.eval()
+    body_b.eval()
+    return body_b(x)
+
+
+def _train_a_little(model_b: Any, x: torch.Tensor) -> None:
+    model_b.train()
+    optimizer = torch.optim.SGD(model_b.parameters(), lr=0.5)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model_b(x).pow(2).mean().backward()
+        optimizer.step()
+
+
+@probe
+def test_reuse_body(see, reuse_body):
+    torch.manual_seed(1)
+    model_a = make_model_a()
+    old_layers = list(model_a)
+    x = torch.randn(32, 12, generator=torch.Generator().manual_seed(11))
+    where = "reuse_body(model_a, 3)"
+    model_b = see.call(where, reuse_body, model_a, 3, what=where, record=False)
+    see("is Sequential", isinstance(model_b, nn.Sequential))
+    see("type", type(model_b).__name__)
+    see("is model A", model_b is model_a)
+    see("model A layers kept",
+        len(model_a) == len(old_layers) and all(a is b for a, b in zip(model_a, old_layers)))
+    see("model A head out_features", getattr(model_a[-1], "out_features", None))
+    see.call("head", _head, model_b, model_a, what=f"{where}[-1]")
+    body_a = model_a[:-1]
+    body_b = see.call("body B", lambda: model_b[:-1], what=f"{where}[:-1]", record=False)
+    see.call("body B tensors", tensors, body_b, what=f"the parameters and buffers of {where}[:-1]")
+    a_storage = {t.data_ptr() for t in tensors(model_a)}
+    see.call("shares storage with model A",
+             lambda: any(t.data_ptr() in a_storage for t in tensors(model_b)),
+             what=f"the parameters and buffers of {where}")
+    see.call("body B output", _body_output, body_a, body_b, x, what=f"{where}[:-1](x)")
+    see.call("trained B", _train_a_little, model_b, x, what=f"three SGD steps on {where}",
+             record=False)
+    see("model A state after training B", model_a.state_dict())
+    torch.manual_seed(12)
+    one = see.call("reuse_body(model_a, 1)", reuse_body, make_model_a(8), 1,
+                   what="reuse_body(model_a, 1)", record=False)
+    see.call("one head out_features", lambda: getattr(one[-1], "out_features", None),
+             what="reuse_body(model_a, 1)[-1]")
+    see.call("one output", lambda: one(x), what="reuse_body(model_a, 1)(x)")
+
+
+# --- Exercise 3: set_trainable -------------------------------------------------------------
+
+class Scaled(nn.Module):
+    """A custom layer whose only parameter is not called weight or bias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def mixed_model() -> nn.Sequential:
+    """Convolution, batch norms, layer norm, nested Sequentials and a custom parameter."""
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+        nn.Sequential(nn.Linear(4 * 5 * 5, 4, bias=False), nn.LayerNorm(4),
+                      nn.Sequential(Scaled(), nn.BatchNorm1d(4))),
+        nn.Linear(4, 2))
+
+
+# (the part of the model passed, trainable): the whole model three times, then model[4].
+SET_TRAINABLE_STEPS: list[tuple[str, bool]] = [("model", False), ("model", True), ("model", False),
+                                               ("model[4]", True)]
+
+
+def set_trainable_call(index: int) -> str:
+    part, trainable = SET_TRAINABLE_STEPS[index]
+    return f"set_trainable({part}, {trainable})"
+
+
+def set_trainable_key(index: int) -> str:
+    return f"step {index + 1}: {set_trainable_call(index)}"
+
+
+def flags(module: nn.Module) -> dict[str, bool]:
+    return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
+
+
+@probe
+def test_set_trainable(see, set_trainable):
+    torch.manual_seed(2)
+    model = mixed_model()
+    with torch.no_grad():
+        for buffer in model.buffers():
+            if buffer.is_floating_point():
+                buffer.uniform_(0.5, 1.5)
+    for index, (part, trainable) in enumerate(SET_TRAINABLE_STEPS):
+        key = set_trainable_key(index)
+        module = model if part == "model" else model[4]
+        returned = see.call(key, set_trainable, module, trainable, what=set_trainable_call(index),
+                             record=False)
+        see(f"{key} returns its module", returned is module)
+        see(f"{key} flags", flags(model))
+    see("buffers", dict(model.named_buffers()))
+
+
+# --- Exercise 4: param_groups --------------------------------------------------------------
+
+BODY_LR, HEAD_LR = 1e-3, 2e-2
+
+
+def grouped_model() -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(8, 6), nn.BatchNorm1d(6), nn.ReLU(),
+                         nn.Sequential(nn.Linear(6, 6), nn.ReLU()), nn.Linear(6, 3))
+
+
+def _describe_groups(groups: Any) -> list[dict[str, Any]] | None:
+    """Each group's type and keys (as returned, before an optimizer fills in its defaults)."""
+    if not isinstance(groups, list):
+        return None
+    return [{"type": type(group).__name__, "is dict": isinstance(group, dict),
+             "keys": sorted(str(key) for key in group) if isinstance(group, dict) else []}
+            for group in groups]
+
+
+def _optimizer_view(groups: Any, model: nn.Module) -> dict[str, Any]:
+    """What torch.optim.SGD makes of the groups: its error, or the lr each parameter gets."""
+    try:
+        optimizer = torch.optim.SGD(groups, lr=0.5, momentum=0.9)
+    except Exception as error:  # what PyTorch says about the groups is the observation
+        return {"error": f"{type(error).__name__}: {error}", "lr of": {}, "foreign tensors": 0}
+    names = {id(p): name for name, p in model.named_parameters()}
+    lr_of, foreign = {}, 0
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            if id(parameter) in names:
+                lr_of[names[id(parameter)]] = group["lr"]
+            else:
+                foreign += 1
+    return {"error": None, "lr of": lr_of, "foreign tensors": foreign}
+
+
+@probe
+def test_param_groups(see, param_groups):
+    torch.manual_seed(3)
+    model = grouped_model()
+    where = f"param_groups(model, body_lr={BODY_LR}, head_lr={HEAD_LR})"
+    groups = see.call(where, param_groups, model, BODY_LR, HEAD_LR, what=where, record=False)
+    see("type", type(groups).__name__)
+    see("groups", _describe_groups(groups))
+    see("optimizer", _optimizer_view(groups, model))
+
+
+# --- Exercise 5: fine_tune -----------------------------------------------------------------
+
+LR, UNFROZEN_LR = 0.1, 0.01
+FROZEN_ONLY = (3, 0)
+BOTH_PHASES = (4, 6)
+
+
+def fine_tune_where(frozen_epochs: int, unfrozen_epochs: int) -> str:
+    return (f"fine_tune(model, data, frozen_epochs={frozen_epochs}, unfrozen_epochs={unfrozen_epochs}, "
+            f"lr={LR}, unfrozen_lr={UNFROZEN_LR})")
+
+
+def fine_tune_data() -> dict:
+    X = torch.randn(96, 6)
+    y = (X[:, :2].sum(dim=1, keepdim=True) > 0).float()
+    return {"train": (X[:64], y[:64]), "valid": (X[64:], y[64:])}
+
+
+def tune_model() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
+                         nn.Linear(8, 1))
+
+
+def stand_ins(model: nn.Module, log: list[dict[str, Any]]) -> dict[str, Any]:
+    """`set_trainable` and `param_groups` for `fine_tune`, noting each call in `log`."""
+    names = {id(p): name for name, p in model.named_parameters()}
+
+    def set_trainable(module: nn.Module, trainable: bool) -> nn.Module:
+        log.append({"function": "set_trainable", "trainable": trainable,
+                    "parameters": [names.get(id(p), "?") for p in module.parameters()]})
+        return module.requires_grad_(trainable)
+
+    def param_groups(model: nn.Sequential, body_lr: float, head_lr: float) -> list[dict]:
+        log.append({"function": "param_groups", "body_lr": body_lr, "head_lr": head_lr})
+        head = {id(p) for p in model[-1].parameters()}
+        return [{"params": [p], "lr": head_lr if id(p) in head else body_lr}
+                for p in model.parameters()]
+
+    return {"set_trainable": set_trainable, "param_groups": param_groups}
+
+
+def _records(history: Any) -> list:
+    return list(history.records)
+
+
+@probe
+def test_fine_tune(see, fine_tune):
+    torch.manual_seed(4)
+    data = fine_tune_data()
+    start = tune_model()
+    see("start", dict(start.named_parameters()))
+
+    frozen_only, log = copy.deepcopy(start), []
+    tune = with_globals(fine_tune, **stand_ins(frozen_only, log))
+    torch.manual_seed(5)
+    where = fine_tune_where(*FROZEN_ONLY)
+    see.call("frozen only", tune, frozen_only, data, *FROZEN_ONLY, LR, UNFROZEN_LR, what=where,
+             record=False)
+    see("frozen only: parameters", dict(frozen_only.named_parameters()))
+    see("frozen only: calls", log)
+
+    model, log = copy.deepcopy(start), []
+    tune = with_globals(fine_tune, **stand_ins(model, log))
+    torch.manual_seed(6)
+    where = fine_tune_where(*BOTH_PHASES)
+    history = see.call("both phases", tune, model, data, *BOTH_PHASES, LR, UNFROZEN_LR, what=where,
+                       record=False)
+    see("model", model)
+    see("calls", log)
+    see("is History", isinstance(history, labs.History))
+    see("history type", type(history).__name__)
+    see.call("history", _records, history, what=f"the History {where} returned")
+
+
+# --- Concept questions ---------------------------------------------------------------------
+
+test_q1_why_freeze = answer("test_q1_why_freeze")
+test_q2_trainable_count = answer("test_q2_trainable_count")
+test_q3_lucky_seed = answer("test_q3_lucky_seed")
+test_q4_dense_nets = answer("test_q4_dense_nets")
+test_q5_auxiliary_task = answer("test_q5_auxiliary_task")
