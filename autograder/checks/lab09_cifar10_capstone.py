@@ -1,45 +1,138 @@
-"""Hidden tests of lab 09, the CIFAR-10 capstone: one function per grade cell, named after it.
+"""Checks of lab 09, the CIFAR-10 capstone: one per grade cell, named after it, reading the
+records of the probes in autograder/probes/lab09_cifar10_capstone.py (the student's as `got`,
+the reference's as `want`).
 
-The exercises are structural and fast: no test trains a network. Expected values come from
-PyTorch where it has the thing (`nn.init.calculate_gain` for He and LeCun scales,
-`F.alpha_dropout` for the alpha-dropout constants) and from `solutions` otherwise.
+The exercises are structural and fast: no probe trains a network. The layout build_mlp must
+produce is spelled out here from its arguments, the weights' scales come from PyTorch's own
+gains (`nn.init.calculate_gain`), the standardized splits are computed here from the probe's
+inputs, and the alpha-dropout constants come from Klambauer et al. (2017). Which modules
+selu_violations must list, which MC stand-in goes where in to_mc_dropout's result, and what
+configure gives come from the reference's record.
 """
 
 from __future__ import annotations
 
-import copy
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from autograder.checks.core import (
-    call,
+    choice_question,
     expect,
-    expect_choice,
     expect_close,
-    expect_number,
-    expect_raises,
+    expect_tensor,
     fail,
-    hidden_test,
-    reference,
-    with_globals,
+    number,
+    number_question,
+)
+from autograder.probes.lab09_cifar10_capstone import (
+    ALPHA_RATES,
+    BUILD_MLP_CALLS,
+    BUILD_MLP_REFUSALS,
+    FORWARD_BATCH,
+    MC_CASES,
+    SELU_CASES,
+    SPLITS,
+    STANDARDIZE_CALL,
+    StandInMcAlphaDropout,
+    StandInMcDropout,
+    alpha_input,
+    described,
+    qualified,
+    situations,
+    standardize_inputs,
 )
 
-ref = reference("solutions.lab09_cifar10_capstone")
 ACTIVATION_CLASSES = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "selu": nn.SELU}
 PLUMBING = (nn.Flatten, nn.Identity)
+# The stand-ins the probe binds for McAlphaDropout and McDropout, by the names students know.
+SHOWN_AS = {StandInMcAlphaDropout.__name__: "McAlphaDropout", StandInMcDropout.__name__: "McDropout"}
 
 
-# --- Exercise 1: build_mlp ----------------------------------------------------------------
+# --- Modules as the probe recorded them -----------------------------------------------------
 
-def _layout(model: nn.Module) -> list[nn.Module]:
-    """The model's leaf modules in execution order, without Flatten and Identity plumbing."""
-    return [m for m in model.modules() if not list(m.children()) and not isinstance(m, PLUMBING)]
+def _is(layer: dict[str, Any], cls: type) -> bool:
+    """Whether the recorded module is an instance of `cls`."""
+    return qualified(cls) in layer["lineage"]
 
 
-def _describe(module: nn.Module) -> str:
-    return f"{type(module).__name__}({module.extra_repr()})"
+def _describe(layer: dict[str, Any]) -> str:
+    name = SHOWN_AS.get(layer["name"], layer["name"])
+    return f"{name}({layer['extra_repr']})"
+
+
+def _short(lineage: list[str]) -> str:
+    """The class name of a recorded value, from its lineage."""
+    return lineage[0].rsplit(".", 1)[-1] if lineage else "nothing"
+
+
+def _exceptions(raised: object) -> str:
+    return raised[0] if type(raised) is list and raised else "nothing"
+
+
+# --- Exercise 1: standardize_channels -----------------------------------------------------
+
+def _channel_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    dims = (0, *range(2, X.ndim))
+    return X.mean(dim=dims, keepdim=True), X.std(dim=dims, keepdim=True)
+
+
+def test_standardize_channels(got, want):
+    where = STANDARDIZE_CALL
+    result = got[where]
+    length = f" of length {len(result)}" if type(result) is list else ""
+    expect(type(result) is list and len(result) == 3,
+           f"{where} should return a tuple of 3 tensors (train first, then the others in order), "
+           f"got {_kind(result)}{length}.")
+    for name in SPLITS:
+        expect(got[f"{where} changed {name}"] is False,
+               f"{where} changed its {name} input in place: return new tensors.")
+    splits = standardize_inputs()
+    train, valid, test = splits
+    mean, std = _channel_stats(train)
+    for out, split, name in zip(result, splits, SPLITS):
+        what = f"{where}: the standardized {name} split"
+        expect(expect_tensor(out, what=what).shape == split.shape,
+               f"{what}: expected shape {tuple(split.shape)} (the input's), got {tuple(out.shape)}.")
+    train_out, valid_out, test_out = result
+    out_mean, out_std = _channel_stats(train_out)
+    expect(out_mean.abs().max().item() < 1e-2 and (out_std - 1).abs().max().item() < 1e-2,
+           f"{where}: each channel of the standardized training split should have mean 0 and std 1 "
+           f"(got means {[round(v, 3) for v in out_mean.flatten().tolist()]}, stds "
+           f"{[round(v, 3) for v in out_std.flatten().tolist()]}). Compute one mean and one std per "
+           "channel, over images, rows and columns (dims 0, 2 and 3), from the training split only.")
+    expect_close(train_out, (train - mean) / std, rtol=1e-3, atol=1e-3,
+                 what=f"{where}: the standardized training split",
+                 hint="One mean and one std per channel, over images, rows and columns: not one "
+                      "per pixel, not one for the whole tensor.")
+    for out, split, name in ((valid_out, valid, "validation"), (test_out, test, "test")):
+        own_mean, _ = _channel_stats(out)
+        expect(own_mean.abs().max().item() >= 1e-3,
+               f"{where}: the {name} split comes out with mean 0 per channel, so it was "
+               "standardized with its own statistics. Every split must use the TRAINING split's "
+               "mean and std: the test set stands for data the model has never seen, and its "
+               "statistics must not leak into the model.")
+        expect_close(out, (split - mean) / std, rtol=1e-3, atol=1e-3,
+                     what=f"{where}: the standardized {name} split",
+                     hint="Standardize every split with the mean and std of the training split "
+                          "only (not of all splits together).")
+    alone = got["standardize_channels(train)"]
+    expect(type(alone) is list and len(alone) == 1,
+           "standardize_channels(train) with no other split should return a tuple of one tensor.")
+
+
+# --- Exercise 2: build_mlp ----------------------------------------------------------------
+
+def _spec(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What build_mlp(**kwargs) must build: its arguments with their defaults filled in."""
+    selu = kwargs.get("selu", False)
+    activation = ACTIVATION_CLASSES["selu" if selu else kwargs.get("activation", "silu")]
+    return dict(n_hidden=kwargs.get("n_hidden", 20), n_neurons=kwargs.get("n_neurons", 100),
+                activation=activation, batch_norm=kwargs.get("batch_norm", False),
+                alpha_dropout=kwargs.get("alpha_dropout", 0.0), n_inputs=kwargs.get("n_inputs", 3072),
+                n_outputs=kwargs.get("n_outputs", 10))
 
 
 def _expected_layout(n_hidden: int, n_neurons: int, activation: type[nn.Module], batch_norm: bool,
@@ -64,34 +157,33 @@ def _expected_layout(n_hidden: int, n_neurons: int, activation: type[nn.Module],
     return layers
 
 
-def _check_structure(model: object, where: str, n_hidden: int, n_neurons: int,
+def _check_structure(leaves: list[dict[str, Any]], where: str, n_hidden: int, n_neurons: int,
                      activation: type[nn.Module], batch_norm: bool, alpha_dropout: float,
-                     n_inputs: int, n_outputs: int) -> list[nn.Module]:
-    expect(isinstance(model, nn.Sequential),
-           f"{where} must return an nn.Sequential, got {type(model).__name__}.")
-    layout = _layout(model)
-    linears = [m for m in layout if isinstance(m, nn.Linear)]
+                     n_inputs: int, n_outputs: int) -> list[dict[str, Any]]:
+    layout = [layer for layer in leaves if not any(_is(layer, cls) for cls in PLUMBING)]
+    linears = [layer for layer in layout if _is(layer, nn.Linear)]
     expect(len(linears) == n_hidden + 1,
            f"{where} has {len(linears)} nn.Linear layers; expected {n_hidden + 1}: {n_hidden} hidden "
            "layers plus the output layer. n_hidden counts the hidden layers only: the input is "
            "not a layer, and the output layer comes on top.")
-    expect(bool(layout) and isinstance(layout[-1], nn.Linear),
+    expect(bool(layout) and _is(layout[-1], nn.Linear),
            f"{where} ends with {_describe(layout[-1]) if layout else 'nothing'}: nothing may come "
            "after the output layer. Its raw outputs (logits) go to nn.CrossEntropyLoss, which "
            "applies log-softmax itself; an activation there squashes or clips the logits.")
     expected = _expected_layout(n_hidden, n_neurons, activation, batch_norm, alpha_dropout,
                                 n_inputs, n_outputs)
     for position, (module, (cls, attributes, what)) in enumerate(zip(layout, expected), start=1):
-        matches = isinstance(module, cls) and all(
-            math.isclose(getattr(module, name, math.nan), value) for name, value in attributes.items())
+        matches = _is(module, cls) and all(
+            math.isclose(module["attributes"].get(name, math.nan), value)
+            for name, value in attributes.items())
         if matches:
             continue
         hint = ""
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not batch_norm:
+        if _is(module, nn.modules.batchnorm._BatchNorm) and not batch_norm:
             hint = " With batch_norm=False there is no batch norm at all."
-        elif batch_norm and (cls is nn.BatchNorm1d or isinstance(module, nn.BatchNorm1d)):
+        elif batch_norm and (cls is nn.BatchNorm1d or _is(module, nn.BatchNorm1d)):
             hint = " Batch norm goes right after each hidden Linear, before the activation."
-        elif isinstance(module, nn.Dropout) and cls is nn.AlphaDropout:
+        elif _is(module, nn.Dropout) and cls is nn.AlphaDropout:
             hint = (" A SELU net needs nn.AlphaDropout: plain dropout breaks its self-normalization "
                     "(it changes the mean and variance of the activations).")
         elif cls is nn.SELU:
@@ -106,11 +198,12 @@ def _check_structure(model: object, where: str, n_hidden: int, n_neurons: int,
     return linears
 
 
-def _pooled_std(linears: list[nn.Linear]) -> float:
-    return torch.cat([layer.weight.detach().flatten() for layer in linears]).std().item()
+def _weights(layers: list[dict[str, Any]], where: str) -> torch.Tensor:
+    return torch.cat([expect_tensor(layer["weight"], what=f"{where}: a Linear layer's weight")
+                      .double().flatten() for layer in layers])
 
 
-def _check_init(linears: list[nn.Linear], where: str, selu: bool) -> None:
+def _check_init(linears: list[dict[str, Any]], where: str, selu: bool) -> None:
     gain = nn.init.calculate_gain("linear" if selu else "relu")
     scheme = "LeCun normal, std √(1/fan_in)" if selu else "He, std √(2/fan_in)"
     groups = [("the first hidden layer", linears[:1]), ("the other hidden layers", linears[1:-1]),
@@ -118,13 +211,13 @@ def _check_init(linears: list[nn.Linear], where: str, selu: bool) -> None:
     for what, layers in groups:
         if not layers:
             continue
-        fan_in = layers[0].in_features
+        fan_in = layers[0]["attributes"]["in_features"]
         target = gain / math.sqrt(fan_in)
-        got = _pooled_std(layers)
-        n_weights = sum(layer.weight.numel() for layer in layers)
-        tolerance = 0.05 if n_weights >= 5_000 else 0.15
+        weights = _weights(layers, where)
+        got = weights.std().item()
+        tolerance = 0.05 if weights.numel() >= 5_000 else 0.15
         if math.isclose(got, target, rel_tol=tolerance):
-            mean = torch.cat([layer.weight.detach().flatten() for layer in layers]).mean().item()
+            mean = weights.mean().item()
             expect(abs(mean) < 0.1 * target, f"{where}: the weights of {what} should have mean 0, "
                                              f"got {mean:.3g}.")
             continue
@@ -145,174 +238,69 @@ def _check_init(linears: list[nn.Linear], where: str, selu: bool) -> None:
              f"({scheme} with fan_in = {fan_in}, within {tolerance:.0%}). {hint}")
 
 
-def _check_forward(model: nn.Module, where: str, image_shape: tuple[int, ...], n_outputs: int) -> None:
-    X = torch.rand(4, *image_shape)
-    model.eval()
-    with torch.no_grad():
-        outputs = call(model, X, what=f"{where} applied to a batch of images {tuple(X.shape)}")
-    expect(isinstance(outputs, torch.Tensor) and tuple(outputs.shape) == (4, n_outputs),
-           f"{where} should map a batch of images {tuple(X.shape)} to logits of shape "
-           f"(4, {n_outputs}), got {tuple(getattr(outputs, 'shape', ()))}. Start with nn.Flatten().")
-
-
-@hidden_test
-def test_build_mlp(build_mlp):
-    configurations = [
-        ("build_mlp()", {}, dict(n_hidden=20, n_neurons=100, activation=nn.SiLU, batch_norm=False,
-                                 alpha_dropout=0.0, n_inputs=3072, n_outputs=10), False),
-        ("build_mlp(n_hidden=3, n_neurons=50, activation='relu', batch_norm=True)",
-         dict(n_hidden=3, n_neurons=50, activation="relu", batch_norm=True),
-         dict(n_hidden=3, n_neurons=50, activation=nn.ReLU, batch_norm=True, alpha_dropout=0.0,
-              n_inputs=3072, n_outputs=10), False),
-        ("build_mlp(n_hidden=5, n_neurons=64, selu=True, alpha_dropout=0.2)",
-         dict(n_hidden=5, n_neurons=64, selu=True, alpha_dropout=0.2),
-         dict(n_hidden=5, n_neurons=64, activation=nn.SELU, batch_norm=False, alpha_dropout=0.2,
-              n_inputs=3072, n_outputs=10), True),
-        ("build_mlp(n_hidden=4, n_neurons=80, activation='elu', n_inputs=784, n_outputs=5)",
-         dict(n_hidden=4, n_neurons=80, activation="elu", n_inputs=784, n_outputs=5),
-         dict(n_hidden=4, n_neurons=80, activation=nn.ELU, batch_norm=False, alpha_dropout=0.0,
-              n_inputs=784, n_outputs=5), False),
-        ("build_mlp(n_hidden=2, n_neurons=100, activation='gelu', selu=True)",
-         dict(n_hidden=2, n_neurons=100, activation="gelu", selu=True),
-         dict(n_hidden=2, n_neurons=100, activation=nn.SELU, batch_norm=False, alpha_dropout=0.0,
-              n_inputs=3072, n_outputs=10), True),
-    ]
-    for where, kwargs, spec, selu in configurations:
-        torch.manual_seed(0)
-        model = call(build_mlp, what=where, **kwargs)
-        linears = _check_structure(model, where, **spec)
-        _check_init(linears, where, selu)
-        image_shape = (3, 32, 32) if spec["n_inputs"] == 3072 else (1, 28, 28)
-        _check_forward(model, where, image_shape, spec["n_outputs"])
-    expect_raises(ValueError, build_mlp, selu=True, batch_norm=True,
-                  message="build_mlp(selu=True, batch_norm=True) must raise ValueError: batch norm "
-                          "breaks a SELU net's self-normalization")
-    expect_raises(ValueError, build_mlp, activation="swoosh",
-                  message="build_mlp(activation='swoosh') must raise ValueError (an unknown name)")
-
-
-# --- Exercise 2: standardize_channels -----------------------------------------------------
-
-def _channel_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    dims = (0, *range(2, X.ndim))
-    return X.mean(dim=dims, keepdim=True), X.std(dim=dims, keepdim=True)
-
-
-@hidden_test
-def test_standardize_channels(standardize_channels):
-    torch.manual_seed(0)
-    means = torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)
-    stds = torch.tensor([0.25, 0.2, 0.3]).view(1, 3, 1, 1)
-    pixel_pattern = 0.1 * torch.linspace(-1, 1, 8).view(1, 1, 1, 8)
-    train = means + pixel_pattern + stds * torch.randn(300, 3, 8, 8)
-    valid = 0.1 + 0.5 * torch.randn(60, 3, 8, 8)
-    test = 0.9 + 0.1 * torch.randn(40, 3, 8, 8)
-    originals = [split.clone() for split in (train, valid, test)]
-    where = "standardize_channels(train, valid, test)"
-    result = call(standardize_channels, train, valid, test, what=where)
-    length = f" of length {len(result)}" if hasattr(result, "__len__") else ""
-    expect(isinstance(result, (tuple, list)) and len(result) == 3,
-           f"{where} should return a tuple of 3 tensors (train first, then the others in order), "
-           f"got {type(result).__name__}{length}.")
-    for split, original, name in zip((train, valid, test), originals, ("train", "valid", "test")):
-        expect(torch.equal(split, original),
-               f"{where} changed its {name} input in place: return new tensors.")
-    mean, std = _channel_stats(train)
-    train_out, valid_out, test_out = result
-    out_mean, out_std = _channel_stats(train_out)
-    expect(out_mean.abs().max().item() < 1e-2 and (out_std - 1).abs().max().item() < 1e-2,
-           f"{where}: each channel of the standardized training split should have mean 0 and std 1 "
-           f"(got means {[round(v, 3) for v in out_mean.flatten().tolist()]}, stds "
-           f"{[round(v, 3) for v in out_std.flatten().tolist()]}). Compute one mean and one std per "
-           "channel, over images, rows and columns (dims 0, 2 and 3), from the training split only.")
-    expect_close(train_out, (train - mean) / std, rtol=1e-3, atol=1e-3,
-                 what=f"{where}: the standardized training split",
-                 hint="One mean and one std per channel, over images, rows and columns: not one "
-                      "per pixel, not one for the whole tensor.")
-    for out, split, name in ((valid_out, valid, "validation"), (test_out, test, "test")):
-        own_mean, _ = _channel_stats(out)
-        if own_mean.abs().max().item() < 1e-3:
-            fail(f"{where}: the {name} split comes out with mean 0 per channel, so it was "
-                 "standardized with its own statistics. Every split must use the TRAINING split's "
-                 "mean and std: the test set stands for data the model has never seen, and its "
-                 "statistics must not leak into the model.")
-        expect_close(out, (split - mean) / std, rtol=1e-3, atol=1e-3,
-                     what=f"{where}: the standardized {name} split",
-                     hint="Standardize every split with the mean and std of the training split "
-                          "only (not of all splits together).")
-    alone = call(standardize_channels, train, what="standardize_channels(train)")
-    expect(isinstance(alone, (tuple, list)) and len(alone) == 1,
-           "standardize_channels(train) with no other split should return a tuple of one tensor.")
+def test_build_mlp(got, want):
+    for where, kwargs, image_shape in BUILD_MLP_CALLS:
+        spec = _spec(kwargs)
+        kind = got[f"{where} type"]
+        expect(qualified(nn.Sequential) in kind,
+               f"{where} must return an nn.Sequential, got {_short(kind)}.")
+        linears = _check_structure(got[f"{where} layers"], where, **spec)
+        _check_init(linears, where, selu=kwargs.get("selu", False))
+        outputs = got[f"{where} forward"]
+        shape = (FORWARD_BATCH, *image_shape)
+        expect(type(outputs) is torch.Tensor and tuple(outputs.shape) == (FORWARD_BATCH, spec["n_outputs"]),
+               f"{where} should map a batch of images {shape} to logits of shape "
+               f"({FORWARD_BATCH}, {spec['n_outputs']}), got "
+               f"{tuple(outputs.shape) if type(outputs) is torch.Tensor else _kind(outputs)}. "
+               "Start with nn.Flatten().")
+    reasons = {"build_mlp(selu=True, batch_norm=True)": "batch norm breaks a SELU net's self-normalization",
+               "build_mlp(activation='swoosh')": "an unknown name"}
+    for where, _ in BUILD_MLP_REFUSALS:
+        raised = got[where]
+        expect(type(raised) is list and "ValueError" in raised,
+               f"{where} must raise ValueError ({reasons[where]}); it raised {_exceptions(raised)}.")
 
 
 # --- Exercise 3: selu_violations ----------------------------------------------------------
 
-class _AlwaysOnDropout(nn.Dropout):
-    """A subclass of plain dropout: still plain dropout."""
-
-
-class _AlwaysOnAlphaDropout(nn.AlphaDropout):
-    """A subclass of alpha dropout: still fine in a SELU net."""
-
-
-def _why(module: nn.Module) -> str:
-    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+def _why(layer: dict[str, Any]) -> str:
+    if _is(layer, nn.modules.batchnorm._BatchNorm):
         return ("batch norm re-normalizes with batch statistics and adds its own scale and shift; "
                 "a SELU net normalizes itself and must not have it")
-    if isinstance(module, nn.Dropout):
+    if _is(layer, nn.Dropout):
         return ("plain dropout (nn.Dropout or a subclass) zeroes units and rescales the rest, "
                 "which shifts the mean and variance; only nn.AlphaDropout keeps them")
     return "only nn.Linear, nn.SELU, nn.AlphaDropout (and nn.Flatten) keep a SELU net self-normalizing"
 
 
-@hidden_test
-def test_selu_violations(selu_violations):
-    torch.manual_seed(0)
-    cases = []
-    clean = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.SELU(), nn.Linear(8, 8), nn.SELU(),
-                          nn.AlphaDropout(0.1), nn.Linear(8, 3))
-    cases.append(("a clean SELU net", clean, []))
-    nested_clean = nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(12, 8), nn.SELU()),
-                                 nn.Sequential(nn.Linear(8, 8), nn.SELU(), _AlwaysOnAlphaDropout(0.1)),
-                                 nn.Linear(8, 3))
-    cases.append(("a clean SELU net made of nested Sequentials", nested_clean, []))
-    with_bn = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.BatchNorm1d(8), nn.SELU(),
-                            nn.Linear(8, 3))
-    cases.append(("a SELU net with batch norm", with_bn, [with_bn[2]]))
-    with_dropout = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.SELU(), nn.Dropout(0.2),
-                                 nn.Linear(8, 3))
-    cases.append(("a SELU net with plain dropout", with_dropout, [with_dropout[3]]))
-    mixed = nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(12, 8), nn.ReLU()),
-                          nn.Sequential(nn.Linear(8, 8), nn.SELU(), _AlwaysOnDropout(0.1)),
-                          nn.LayerNorm(8), nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.SELU()),
-                          nn.Linear(8, 3))
-    cases.append(("a net of nested Sequentials with ReLU, MC-style dropout, LayerNorm and batch norm",
-                  mixed, [mixed[1][1], mixed[2][2], mixed[3], mixed[4][1]]))
-    convolutional = nn.Sequential(nn.Conv2d(3, 4, 3), nn.SELU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
-    cases.append(("a SELU net with a convolution", convolutional, [convolutional[0]]))
-    for what, model, expected in cases:
-        got = call(selu_violations, model, what=f"selu_violations({what})")
-        expect(isinstance(got, (list, tuple)),
-               f"selu_violations should return a list of modules, got {type(got).__name__}.")
-        got = list(got)
-        got_ids, expected_ids = [id(m) for m in got], [id(m) for m in expected]
-        for module in expected:
-            expect(id(module) in got_ids,
-                   f"selu_violations({what}) misses {_describe(module)}: {_why(module)}.")
-        for module in got:
-            if id(module) in expected_ids:
+def test_selu_violations(got, want):
+    for what in SELU_CASES:
+        where = f"selu_violations({what})"
+        modules = want[f"{where} modules"]
+        expected = [item["position"] for item in want[f"{where} listed"]]
+        kind = got[f"{where} type"]
+        listed = got[f"{where} listed"]
+        expect(type(listed) is list,
+               f"selu_violations should return a list of modules, got {kind}.")
+        positions = [item["position"] for item in listed]
+        for position in expected:
+            expect(position in positions,
+                   f"{where} misses {_describe(modules[position])}: {_why(modules[position])}.")
+        for item in listed:
+            if item["position"] in expected:
                 continue
-            if list(module.children()):
-                fail(f"selu_violations({what}) lists the container {type(module).__name__}: "
-                     "only leaf layers count (a module with no children), not the Sequentials "
-                     "that hold them.")
-            fail(f"selu_violations({what}) lists {_describe(module)}, which does not break "
-                 "self-normalization.")
-        expect(got_ids == expected_ids,
-               f"selu_violations({what}) should list each offending layer once, in model order.")
+            if item["container"]:
+                fail(f"{where} lists the container {item['name']}: only leaf layers count (a module "
+                     "with no children), not the Sequentials that hold them.")
+            if item["position"] < 0:
+                fail(f"{where} lists {_describe(item)}, which is not one of the model's own modules: "
+                     "return the layers themselves (from model.modules()), not copies.")
+            fail(f"{where} lists {_describe(item)}, which does not break self-normalization.")
+        expect(positions == expected,
+               f"{where} should list each offending layer once, in model order.")
 
 
-# --- Exercises 4 and 5: MC alpha dropout ---------------------------------------------------
+# --- Exercise 4: McAlphaDropout -------------------------------------------------------------
 
 SELU_ALPHA_PRIME = -1.0507009873554805 * 1.6732632423543772  # -λα, SELU's saturation value
 
@@ -324,130 +312,115 @@ def _alpha_dropped_value(p: float) -> float:
     return a * SELU_ALPHA_PRIME + b
 
 
-@hidden_test
-def test_mc_alpha_dropout(McAlphaDropout):
-    expect(isinstance(McAlphaDropout, type) and issubclass(McAlphaDropout, nn.AlphaDropout),
+def test_mc_alpha_dropout(got, want):
+    expect(got["subclasses nn.AlphaDropout"] is True,
            "McAlphaDropout must be a class that subclasses nn.AlphaDropout, so that it keeps "
            "nn.AlphaDropout's constructor (p) and is still recognised as alpha dropout.")
-    for p in (0.1, 0.25):
-        layer = call(McAlphaDropout, p, what=f"McAlphaDropout({p})")
-        expect(math.isclose(layer.p, p), f"McAlphaDropout({p}).p should be {p}, got {layer.p}.")
-        layer.eval()
-        torch.manual_seed(1)
-        x = torch.randn(400, 500)
-        first = call(layer, x, what=f"McAlphaDropout({p}) in eval mode")
-        second = call(layer, x, what=f"McAlphaDropout({p}) in eval mode, called again")
-        expect(isinstance(first, torch.Tensor) and first.shape == x.shape,
-               f"McAlphaDropout({p}) must return a tensor of the input's shape.")
+    x = alpha_input()
+    for p in ALPHA_RATES:
+        where = f"McAlphaDropout({p})"
+        rate = number(got[f"{where}.p"], what=f"{where}.p")
+        expect(math.isclose(rate, p), f"{where}.p should be {p}, got {rate}.")
+        got[f"{where}.eval()"]
+        first, second = got[f"{where} in eval mode"], got[f"{where} in eval mode, again"]
+        for output in (first, second):
+            expect(type(output) is torch.Tensor and output.shape == x.shape,
+                   f"{where} must return a tensor of the input's shape.")
         expect(not torch.allclose(first, x),
-               f"McAlphaDropout({p}) in eval mode returned its input unchanged: Monte Carlo "
+               f"{where} in eval mode returned its input unchanged: Monte Carlo "
                "dropout stays active in eval mode (call F.alpha_dropout with training=True).")
         expect(not torch.allclose(first, second),
-               f"McAlphaDropout({p}) gave the same output twice: draw a new mask on every call.")
+               f"{where} gave the same output twice: draw a new mask on every call.")
         dropped = _alpha_dropped_value(p)
-        share = (first - dropped).abs().lt(1e-5).float().mean().item()
+        share = (first.double() - dropped).abs().lt(1e-5).double().mean().item()
         expect(abs(share - p) < 0.01,
-               f"McAlphaDropout({p}): {share:.1%} of the units take alpha dropout's dropped value "
+               f"{where}: {share:.1%} of the units take alpha dropout's dropped value "
                f"{dropped:.4f}, expected about {p:.0%}. Use alpha dropout (F.alpha_dropout), not "
                "plain dropout: it sets dropped units to SELU's saturation value and rescales so "
                "that the mean and variance stay 0 and 1.")
-        expect_close(first.mean().item(), 0.0, atol=0.02, rtol=0,
-                     what=f"mean of McAlphaDropout({p}) applied to N(0, 1) inputs")
-        expect_close(first.std().item(), 1.0, atol=0.02, rtol=0,
-                     what=f"std of McAlphaDropout({p}) applied to N(0, 1) inputs",
+        expect_close(first.double().mean().item(), 0.0, atol=0.02, rtol=0,
+                     what=f"mean of {where} applied to N(0, 1) inputs")
+        expect_close(first.double().std().item(), 1.0, atol=0.02, rtol=0,
+                     what=f"std of {where} applied to N(0, 1) inputs",
                      hint="Alpha dropout keeps the variance at 1; plain dropout inflates it.")
-        layer.train()
-        in_training = call(layer, x, what=f"McAlphaDropout({p}) in training mode")
-        expect(not torch.allclose(in_training, x),
-               f"McAlphaDropout({p}) must drop units in training mode too.")
+        in_training = got[f"{where} in training mode"]
+        expect(type(in_training) is torch.Tensor and in_training.shape == x.shape
+               and not torch.allclose(in_training, x),
+               f"{where} must drop units in training mode too.")
+        expect(got[f"{where} changed its input"] is False,
+               f"{where} changed its input in place: return a new tensor (keep inplace=False, "
+               "the default).")
 
 
-def _mc_scope() -> dict:
-    return {"McAlphaDropout": ref.McAlphaDropout, "McDropout": ref.McDropout}
+# --- Exercise 5: to_mc_dropout --------------------------------------------------------------
 
-
-def _is_active(model: nn.Module, X: torch.Tensor) -> bool:
-    with torch.no_grad():
-        return not torch.allclose(model(X), model(X))
-
-
-@hidden_test
-def test_to_mc_dropout(to_mc_dropout):
-    to_mc_dropout = with_globals(to_mc_dropout, **_mc_scope())
-    torch.manual_seed(2)
-    selu_net = nn.Sequential(nn.Flatten(), nn.Linear(20, 30), nn.SELU(), nn.Linear(30, 30), nn.SELU(),
-                             nn.AlphaDropout(0.15), nn.Linear(30, 5))
-    relu_net = nn.Sequential(nn.Linear(20, 30), nn.BatchNorm1d(30), nn.ReLU(), nn.Dropout(0.3),
-                             nn.Linear(30, 5))
-    with torch.no_grad():
-        relu_net[1].running_mean.uniform_(-0.5, 0.5)
-        relu_net[1].running_var.uniform_(0.5, 2.0)
-    X = torch.randn(64, 20)
-    cases = (("a SELU net with alpha dropout", selu_net, 5, nn.AlphaDropout),
-             ("a ReLU net with batch norm and dropout", relu_net, 3, nn.Dropout))
-    for what, model, dropout_index, kind in cases:
-        model.eval()
-        state = copy.deepcopy(model.state_dict())
-        layers = list(model)
-        with torch.no_grad():
-            deterministic = model(X)
+def test_to_mc_dropout(got, want):
+    for what, index in MC_CASES:
         where = f"to_mc_dropout({what})"
-        mc = call(to_mc_dropout, model, what=where)
-        expect(isinstance(mc, nn.Sequential), f"{where} must return an nn.Sequential, got "
-                                              f"{type(mc).__name__}.")
-        expect(list(model) == layers and type(model[dropout_index]) is kind
-               and all(torch.equal(value, state[key]) for key, value in model.state_dict().items()),
+        trained = want[f"{where}: the trained model"]
+        alpha = _is(trained[index], nn.AlphaDropout)
+        kind = "AlphaDropout" if alpha else "Dropout"
+        mc_type = got[f"{where} type"]
+        expect(qualified(nn.Sequential) in mc_type,
+               f"{where} must return an nn.Sequential, got {_short(mc_type)}.")
+        after, unchanged = got[f"{where}: the trained model after"], want[f"{where}: the trained model after"]
+        expect(after["same layers"] is True and after["classes"] == unchanged["classes"]
+               and after["same state"] is True,
                f"{where} changed the trained model: build a NEW Sequential and leave the original "
                "as it is (the results table still evaluates it without dropout).")
-        model.eval()
-        with torch.no_grad():
-            expect(torch.allclose(model(X), deterministic),
-                   f"after {where}, the original model no longer gives its usual deterministic "
-                   "predictions in eval mode: leave it unchanged.")
-        expect(len(mc) == len(model), f"{where} should have as many layers as the model "
-                                      f"({len(model)}), got {len(mc)}.")
-        replacement = mc[dropout_index]
-        wanted = ("McAlphaDropout: plain dropout breaks self-normalization" if kind is nn.AlphaDropout
-                  else "McDropout")
-        expect(isinstance(replacement, kind) and (kind is not nn.Dropout
-                                                   or not isinstance(replacement, nn.AlphaDropout)),
-               f"{where}: the {kind.__name__} at position {dropout_index} became "
-               f"{_describe(replacement)}; it must become an MC version of the same kind "
-               f"({wanted}).")
-        expect(math.isclose(replacement.p, model[dropout_index].p),
-               f"{where}: the MC dropout layer has p = {replacement.p}, but the trained layer had "
-               f"p = {model[dropout_index].p}: keep the rate it was trained with.")
-        for index, (mine, theirs) in enumerate(zip(mc, model)):
-            if index == dropout_index:
+        expect_close(got[f"{where}: the trained model's prediction after"], want[f"{where}: its prediction"],
+                     rtol=1e-4, atol=1e-5, what=f"the trained model's eval-mode prediction after {where}",
+                     hint="The original model no longer gives its usual deterministic predictions "
+                          "in eval mode: leave it unchanged.")
+        layers = got[f"{where} layers"]
+        expected = want[f"{where} layers"]
+        expect(type(layers) is list and len(layers) == len(trained),
+               f"{where} should have as many layers as the model ({len(trained)}), "
+               f"got {len(layers) if type(layers) is list else _kind(layers)}.")
+        replacement = layers[index]
+        stand_in = expected[index]["lineage"][0]
+        wanted = ("McAlphaDropout: plain dropout breaks self-normalization" if alpha else "McDropout")
+        hint = ""
+        if replacement["lineage"][0] == trained[index]["lineage"][0]:
+            hint = (f" It is still a plain {kind}, off in eval mode; switching the model to "
+                    "training mode is not the way either (it also puts batch norm in training mode).")
+        expect(stand_in in replacement["lineage"],
+               f"{where}: the {kind} at position {index} became {_describe(replacement)}; it must "
+               f"become an MC version of the same kind ({wanted}), which stays active in eval "
+               f"mode.{hint}")
+        replaced_rate = replacement["attributes"].get("p")
+        trained_rate = trained[index]["attributes"]["p"]
+        expect(type(replaced_rate) in (int, float) and math.isclose(replaced_rate, trained_rate),
+               f"{where}: the MC dropout layer has p = {replaced_rate}, but the trained layer had "
+               f"p = {trained_rate}: keep the rate it was trained with.")
+        for position, (mine, theirs) in enumerate(zip(layers, trained)):
+            if position == index:
                 continue
-            expect(type(mine) is type(theirs) and all(
-                torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values())),
-                f"{where}: layer {index} should be the trained {_describe(theirs)} with its weights "
-                f"(shared or copied), got {_describe(mine)}. No re-initialization, no retraining.")
-        mc.eval()
-        expect(_is_active(mc, X),
-               f"{where}: after .eval() the MC model gives the same output twice, so its dropout "
-               "is off. Swap the dropout layers for MC versions that stay active in eval mode; "
-               "model.train() is not the way (it also puts batch norm in training mode).")
-        expect(not any(module.training for module in mc.modules()
-                       if not isinstance(module, nn.modules.dropout._DropoutNd)),
+            expect(mine["lineage"][0] == theirs["lineage"][0] and _same_state(mine["state"], theirs["state"]),
+                   f"{where}: layer {position} should be the trained {_describe(theirs)} with its "
+                   f"weights (shared or copied), got {_describe(mine)}. No re-initialization, no "
+                   "retraining.")
+        modes = got[f"{where} modes"]
+        expect(not any(module["training"] for module in modes if not module["dropout"]),
                f"{where}: after .eval(), some non-dropout layers of the MC model are still in "
                "training mode.")
-        if kind is nn.Dropout:
-            samples = 3000  # each row repeated: one batched pass draws 3000 masks per image
-            with torch.no_grad():
-                average = mc(X.repeat(samples, 1)).view(samples, *deterministic.shape).mean(dim=0)
-            expect_close(average, deterministic, rtol=0, atol=0.08,
-                         what=f"{where}: the average of {samples} MC predictions against the "
-                              "eval-mode prediction",
-                         hint="With inverted dropout the average prediction matches the eval-mode "
-                              "one when batch norm uses its running statistics (eval mode).")
+        expect_close(got[f"{where} prediction"], want[f"{where} prediction"], rtol=1e-4, atol=1e-5,
+                     what=f"{where}: its eval-mode prediction, with MC layers that the hidden tests "
+                          "swapped for markers",
+                     hint="The MC model must be the trained layers, in order, with only the dropout "
+                          "layers swapped, and batch norm using its running statistics in eval mode.")
 
 
-# --- Guidelines ------------------------------------------------------------------------------
+def _same_state(mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    return (type(mine) is dict and mine.keys() == theirs.keys()
+            and all(type(mine[key]) is torch.Tensor and mine[key].shape == theirs[key].shape
+                    and torch.equal(mine[key], theirs[key]) for key in theirs))
 
-_CONFIG_KEYS = {"init", "activation", "normalization", "regularization", "optimizer", "schedule"}
-_WHY = {
+
+# --- Exercise 6: configure ------------------------------------------------------------------
+
+CONFIG_KEYS = {"init", "activation", "normalization", "regularization", "optimizer", "schedule"}
+WHY = {
     "init": "LeCun init goes with SELU (Table 11-4); He init with everything else (Table 11-3).",
     "activation": "ReLU if shallow, Swish if deep, SELU for a self-normalizing net; a low-latency "
                   "model uses ReLU.",
@@ -460,51 +433,62 @@ _WHY = {
 }
 
 
-@hidden_test
-def test_configure(configure):
-    flags = ("deep", "self_normalizing", "sparse", "low_latency", "risk_sensitive")
-    for bits in range(2 ** len(flags)):
-        situation = {flag: bool(bits >> i & 1) for i, flag in enumerate(flags)}
-        described = ", ".join(f"{k}={v}" for k, v in situation.items())
-        got = call(configure, **situation, what=f"configure({described})")
-        expected = ref.configure(**situation)
-        expect(isinstance(got, dict) and set(got) == _CONFIG_KEYS,
-               f"configure({described}) should return a dict with exactly the keys {sorted(_CONFIG_KEYS)}, "
-               f"got {got!r}.")
-        regularization = got["regularization"]
-        expect(isinstance(regularization, (set, frozenset)),
-               f"configure({described})['regularization'] should be a set, "
-               f"got {type(regularization).__name__}.")
-        for key in sorted(_CONFIG_KEYS):
-            value = set(got[key]) if key == "regularization" else got[key]
-            expect(value == expected[key],
-                   f"configure({described})[{key!r}] is {got[key]!r}: that is not what the guidelines give. "
-                   f"{_WHY[key]} A sparse or low-latency model cannot be self-normalizing: it uses the "
+def _same(mine: object, theirs: object) -> bool:
+    """Equal plain data, types included (a list is not a string, 1 is not True)."""
+    if type(mine) is not type(theirs):
+        return False
+    if type(mine) is list:
+        return len(mine) == len(theirs) and all(_same(a, b) for a, b in zip(mine, theirs))
+    if type(mine) is dict:
+        return mine.keys() == theirs.keys() and all(_same(mine[k], theirs[k]) for k in mine)
+    if type(mine) is torch.Tensor:
+        return mine.shape == theirs.shape and torch.equal(mine, theirs)
+    return mine == theirs
+
+
+def _show_value(entry: dict[str, Any]) -> str:
+    if entry["set"]:
+        return "{" + ", ".join(repr(item) for item in entry["value"]) + "}" if entry["value"] else "set()"
+    value = entry["value"]
+    return repr(value) if type(value) in (str, int, float, bool, list) or value is None \
+        else _kind(value)
+
+
+def _show(config: dict[str, Any]) -> str:
+    if config.get("type") != "dict":
+        return str(config.get("type"))
+    return "{" + ", ".join(f"{key!r}: {_show_value(entry)}" for key, entry in config["entries"].items()) + "}"
+
+
+def test_configure(got, want):
+    for situation in situations():
+        where = f"configure({described(situation)})"
+        config, expected = got[f"{where} gave"], want[f"{where} gave"]["entries"]
+        expect(config.get("type") == "dict" and set(config["entries"]) == CONFIG_KEYS,
+               f"{where} should return a dict with exactly the keys {sorted(CONFIG_KEYS)}, "
+               f"got {_show(config)}.")
+        entries = config["entries"]
+        regularization = entries["regularization"]
+        expect(regularization["set"] is True,
+               f"{where}['regularization'] should be a set, got {regularization['type']}.")
+        for key in sorted(CONFIG_KEYS):
+            mine, theirs = entries[key], expected[key]
+            expect(mine["set"] is theirs["set"] and _same(mine["value"], theirs["value"]),
+                   f"{where}[{key!r}] is {_show_value(mine)}: that is not what the guidelines give. "
+                   f"{WHY[key]} A sparse or low-latency model cannot be self-normalizing: it uses the "
                    "default configuration.")
 
 
-# --- Concept questions ---------------------------------------------------------------------
+# --- Concept questions ----------------------------------------------------------------------
 
-@hidden_test
-def test_q1_test_once(Q1):
-    expect_choice(Q1, ref.Q1, question="Q1")
-
-
-@hidden_test
-def test_q2_self_normalizing(Q2):
-    expect_choice(Q2, ref.Q2, question="Q2")
+test_q1_test_once = choice_question("Q1")
+test_q2_self_normalizing = choice_question("Q2")
+test_q3_bn_parameters = number_question("Q3")
+test_q4_batch_norm_cost = choice_question("Q4")
+test_q5_label_smoothing = number_question("Q5")
 
 
-@hidden_test
-def test_q3_bn_parameters(Q3):
-    expect_number(Q3, ref.Q3, question="Q3")
-
-
-@hidden_test
-def test_q4_batch_norm_cost(Q4):
-    expect_choice(Q4, ref.Q4, question="Q4")
-
-
-@hidden_test
-def test_q5_label_smoothing(Q5):
-    expect_number(Q5, ref.Q5, question="Q5")
+def _kind(value: object) -> str:
+    if isinstance(value, dict) and set(value) == {"type"}:
+        return str(value["type"])
+    return type(value).__name__
