@@ -27,7 +27,6 @@ class JailedKernelManager(AsyncKernelManager):
     """AsyncKernelManager whose kernels run in the sandbox with the grading payload."""
 
     jail = Unicode("", help="The kernel's Jail as JSON; empty: unjailed (--no-sandbox)").tag(config=True)
-    lab_module = Unicode("", help="The lab's hidden-test module, e.g. lab01_initialization").tag(config=True)
     threads = Integer(1, help="CPU threads the kernel's math libraries may use").tag(config=True)
     shared = Unicode("", help="The one host folder the kernel sees: its IPC sockets and "
                               "connection file (the worker's private runtime folder)").tag(config=True)
@@ -47,7 +46,7 @@ class JailedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
         channel = records.current()
         payload_fd = protocol.memory_file(
-            "dnnlabs-payload", protocol.payload(self.lab_module, channel.fd if channel else None))
+            "dnnlabs-payload", protocol.payload(channel.fd if channel else None))
         kw["pass_fds"] = (payload_fd,) + ((channel.fd,) if channel else ())
         variables = {protocol.PAYLOAD_FD_ENV: str(payload_fd)}
         try:

@@ -48,11 +48,42 @@ class RefusedEntryPoint(RuntimeError):
     """This way of grading would not grade as `autograder grade` does; the message says what to run."""
 
 
-class GradingExecute(ResilientExecute):
-    """ResilientExecute that prepares each grading itself: jail, payload, channel, deadline."""
+class JailedExecute(ResilientExecute):
+    """ResilientExecute whose kernels start in the jail, with a private folder for their sockets.
+
+    nbgrader's `validate` runs notebooks with it in a course folder: a submission validated
+    there runs jailed as it would be graded (its visible tests only; nothing is judged).
+    """
 
     jail = Unicode("", help="The kernel's sandbox.Jail as JSON; empty: unjailed").tag(config=True)
     threads = Integer(0, help="CPU threads of the kernel's math libraries (0: all)").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        if self.jail:
+            try:
+                sandbox.require()
+            except sandbox.SandboxUnavailable as error:
+                raise RefusedEntryPoint(f"{error} (`autograder grade SUBMISSIONS --out COURSE "
+                                        "--no-sandbox`)") from error
+        self._runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.jail = self.jail
+        km.threads = self.threads or os.cpu_count() or 1
+        km.shared = str(self._runtime)
+        km.transport = "ipc"
+        km.ip = str(self._runtime / "kernel")
+        return km
+
+
+class GradingExecute(JailedExecute):
+    """JailedExecute that grades: probe cells, a fresh record channel, the judge, the deadline."""
+
     notebook_seconds = Integer(0, help="Seconds for the whole submission; past them every grade "
                                        "cell scores 0 (0: no limit here)").tag(config=True)
 
@@ -64,42 +95,21 @@ class GradingExecute(ResilientExecute):
         return self.preprocess(nb, resources)
 
     def preprocess(self, nb, resources=None, km=None):
-        lab_id = resources["nbgrader"]["assignment"]
-        if self.jail:
-            try:
-                sandbox.require()
-            except sandbox.SandboxUnavailable as error:
-                raise RefusedEntryPoint(f"{error} (`autograder grade SUBMISSIONS --out COURSE "
-                                        "--no-sandbox`)") from error
-        self._lab_module = Lab(lab_id).module_name
-        self._runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))
+        lab_module = Lab(resources["nbgrader"]["assignment"]).module_name
         channel = records.open_channel()
         start = time.monotonic()
         self._deadline = start + self.notebook_seconds if self.notebook_seconds else None
-        nb = hidden_cells.with_probe_cells(nb, self._lab_module)
-        try:
-            nb, resources = super().preprocess(nb, resources, km)
-        finally:
-            shutil.rmtree(self._runtime, ignore_errors=True)
+        nb = hidden_cells.with_probe_cells(nb, lab_module)
+        nb, resources = super().preprocess(nb, resources, km)
         recorded, problems = channel.read()
         for problem in problems:
             self._event(f"record channel: {problem}")
-        nb = hidden_cells.judge_cells(nb, self._lab_module, recorded)
+        nb = hidden_cells.judge_cells(nb, lab_module, recorded)
         if self._deadline is not None and time.monotonic() > self._deadline:
             self._event(f"stopped after {self.notebook_seconds} s for the whole submission: scored 0")
             _fail_every_grade_cell(nb, "SubmissionTimeout", f"grading this submission took longer "
                                    f"than {self.notebook_seconds} s: every cell scores 0")
         return nb, resources
-
-    def create_kernel_manager(self):
-        km = super().create_kernel_manager()
-        km.jail = self.jail
-        km.lab_module = self._lab_module
-        km.threads = self.threads or os.cpu_count() or 1
-        km.shared = str(self._runtime)
-        km.transport = "ipc"
-        km.ip = str(self._runtime / "kernel")
-        return km
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
@@ -134,6 +144,7 @@ def configure_grading(config: Config, *, cell_seconds: int = 30, notebook_second
         OverwriteCells,
         OverwriteKernelspec,
     )
+    from nbgrader.validator import Validator
 
     from autograder.export import CourseCsvExport
     from autograder.feedback import feedback_config
@@ -150,9 +161,12 @@ def configure_grading(config: Config, *, cell_seconds: int = 30, notebook_second
         "traceback": [f"CellTimeoutError: this cell ran longer than {cell_seconds} s while graded "
                       "and was stopped"]}
     config.Execute.extra_arguments = [f"--IPKernelApp.exec_lines={protocol.BOOTSTRAP}"]
-    config.GradingExecute.jail = jail
-    config.GradingExecute.threads = threads
+    config.JailedExecute.jail = jail
+    config.JailedExecute.threads = threads
     config.GradingExecute.notebook_seconds = notebook_seconds
+    # `nbgrader validate` runs a notebook too; nbgrader does not mark its steps configurable.
+    Validator.class_traits()["preprocessors"].tag(config=True)
+    config.Validator.preprocessors = [CheckCellMetadata, ClearOutput, JailedExecute]
     config.Autograde.create_student = True
     config.Autograde.sanitize_preprocessors = [ClearOutput, ForgetDuplicateIds, OverwriteKernelspec,
                                                OverwriteCells, SkipExperiments, CheckCellMetadata]

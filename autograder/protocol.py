@@ -73,11 +73,10 @@ def probe_sources() -> dict[str, str]:
     return sources
 
 
-def payload(lab_module: str, record_fd: int | None) -> bytes:
+def payload(record_fd: int | None) -> bytes:
     """Everything a grading kernel gets from the grader, as the bytes of its payload file."""
     return json.dumps({
         "preamble": PREAMBLE.read_text(),
-        "lab_module": lab_module,
         "modules": probe_sources(),
         "record_fd": record_fd,
         "seed": GRADING_SEED,

@@ -115,6 +115,19 @@ def test_nbgrader_autograde_in_the_course_folder_gives_the_same_grades_jailed(gr
     assert f"probe uid {uid} solutions visible False" in probe, probe
 
 
+def test_nbgrader_validate_in_the_course_folder_runs_the_notebook_jailed(graded, course_copy):
+    """`nbgrader validate` runs a submission's code too: in the jail, as grading does."""
+    submitted = course_copy / "submitted" / "buggy" / LAB.lab_id / LAB.notebook.name
+    nb = notebooks.read(submitted)
+    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    answer = next(cell for cell in nb.cells if notebooks.grade_id(cell) == "q1_same_value")
+    answer.source = f"import os\nif not os.path.exists({str(solutions)!r}):\n    Q1 = 'c'"
+    notebooks.write(nb, submitted)
+    run = nbgrader(course_copy, "validate", str(submitted))
+    said = run.stdout + run.stderr
+    assert "Success! Your notebook passes all the tests." in said, said
+
+
 def test_nbgrader_export_writes_the_course_csvs(graded, course_copy):
     for name in ("grades.csv", "grades_by_exercise.csv"):
         (course_copy / name).unlink()

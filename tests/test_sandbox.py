@@ -208,7 +208,7 @@ def test_the_environment_is_only_what_the_grader_gives(tmp_path, monkeypatch):
 
 @needs_sandbox
 def test_the_preamble_loads_the_probes_alone_and_refuses_the_trusted_side(tmp_path):
-    payload_fd = protocol.memory_file("payload", protocol.payload("lab01_initialization", None))
+    payload_fd = protocol.memory_file("payload", protocol.payload(None))
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
