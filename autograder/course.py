@@ -1,9 +1,10 @@
 """The labs of this repository and where each of their parts lives.
 
 A lab is a folder `labs/NN_name/` holding the source notebook `NN_name.ipynb`; its reference
-solutions are `solutions/labNN_name.py`, its hidden tests `autograder/checks/labNN_name.py`
-and its known answers `autograder/variants/labNN_name.py`. Adding a lab means adding those
-four files: everything else finds it by this convention.
+solutions are `solutions/labNN_name.py`, its hidden tests `autograder/probes/labNN_name.py`
+(what the student's kernel records) and `autograder/checks/labNN_name.py` (how the judge
+compares), and its known answers `autograder/variants/labNN_name.py`. Adding a lab means
+adding those five files: everything else finds it by this convention.
 """
 
 from __future__ import annotations
