@@ -9,7 +9,8 @@ loader    one epoch of the same 784-300-100-10 MLP (batch 32) fed by the book's 
           same steps on ready-made batches (compute alone); and each data path alone
 run       seconds per lab of `autograder run --quick`, and the slowest cells of the slowest lab
 grade     seconds per submission of `autograder grade`, serial and with --jobs 2, and the
-          sandbox's added cost (serial, jailed vs --no-sandbox), on 20
+          sandbox's added cost (serial, jailed vs --no-sandbox), on 20 of lab 01; then one
+          reference submission of every lab, graded serially
 capstone  seconds per epoch of the capstone's MLP variants and its CNN (CIFAR-10 shapes)
 
 Data is the synthetic stand-in (same shapes, so the same cost as the real data sets).
@@ -174,6 +175,29 @@ def bench_grade(n_submissions: int = 20) -> None:
           f"identical grades.csv: {len(csvs) == 1}")
     added = (seconds["--jobs 1"] - seconds["--jobs 1 --no-sandbox"]) / n_submissions
     print(f"  the sandbox adds {added:+.2f} s per submission (goal: at most 1 s)")
+    bench_grade_each_lab()
+
+
+def bench_grade_each_lab() -> None:
+    """Seconds to grade one reference submission of each lab, serially, jailed (goal: ≤ 15 s)."""
+    from autograder.course import all_labs
+    from autograder.examples import answered, reference_answers
+    from autograder.grade import grade
+    from autograder.notebooks import read, write
+    from autograder.release import release
+
+    labs_ = all_labs()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        released = release(labs_, root / "release")
+        for lab in labs_:
+            notebook = read(released.course_dir / "release" / lab.lab_id / lab.notebook.name)
+            write(answered(notebook, reference_answers(lab)),
+                  root / "submissions" / "student" / lab.lab_id / lab.notebook.name)
+        report = grade(root / "submissions", root / "course", released.out_dir, jobs=1)
+    print("one reference submission of each lab, graded serially (seconds, goal ≤ 15):")
+    for outcome in sorted(report.outcomes, key=lambda o: o.lab_id):
+        print(f"  {outcome.lab_id:24s} {outcome.seconds:5.1f} s  {outcome.score:g}/{outcome.max_score:g}")
 
 
 def capstone_models() -> list[tuple[str, object, int, int]]:
