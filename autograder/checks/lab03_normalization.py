@@ -37,7 +37,6 @@ from autograder.probes.lab03_normalization import (
     fuse_where,
     ln_inputs,
     ln_where,
-    on_one_thread,
     standardize_images,
     standardize_splits,
     trailing,
@@ -80,7 +79,6 @@ def _returned_tuple(got, key: str, length: int, message: str) -> list:
 
 # --- Exercise 1: standardize -------------------------------------------------------------------
 
-@on_one_thread
 def test_standardize(got, want):
     where = "standardize(train, valid, test)"
     returned = got[where]
@@ -158,7 +156,6 @@ def _zca_mistakes(X: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:
     }
 
 
-@on_one_thread
 def test_zca_whiten(got, want):
     for case, (n, d, eps) in enumerate(ZCA_CASES):
         where = zca_where(n, d, eps)
@@ -345,7 +342,6 @@ def _check_bn_run(got, want, case: int) -> None:
                  hint="Decide between batch and running statistics from self.training at every call.")
 
 
-@on_one_thread
 def test_batch_norm_1d_scratch(got, want):
     expect(got["is an nn.Module class"] is True,
            "BatchNorm1dScratch must be a class that subclasses nn.Module: run the exercise's cell.")
@@ -389,7 +385,6 @@ def _ln_mistakes(x: torch.Tensor, shape: tuple[int, ...], weight, bias,
     return mistakes
 
 
-@on_one_thread
 def test_layer_norm(got, want):
     for case, (_, normalized_shape, _, eps) in enumerate(LN_CASES):
         where = ln_where(case)
@@ -413,7 +408,6 @@ def test_layer_norm(got, want):
 
 # --- Exercise 5: fuse_linear_bn ----------------------------------------------------------------
 
-@on_one_thread
 def test_fuse_linear_bn(got, want):
     for case, (n_in, n_out, has_bias, _, _) in enumerate(FUSE_CASES):
         where = fuse_where(case)

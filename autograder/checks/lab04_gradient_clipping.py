@@ -31,7 +31,6 @@ from autograder.probes.lab04_gradient_clipping import (
     STEP_CASES,
     VALUE_CASES,
     norm_key,
-    one_thread,
     step_key,
     step_model,
     value_key,
@@ -187,10 +186,9 @@ OUT_KEYS = ("loss", "grad_norm_before", "grad_norm_after")
 
 def _fresh_gradients(seed: int) -> list[torch.Tensor]:
     """This batch's gradients, before any clipping: one backward pass of the probe's model."""
-    with one_thread():
-        model, X, y = step_model(seed)
-        twin = copy.deepcopy(model)
-        nn.CrossEntropyLoss()(twin(X), y).backward()
+    model, X, y = step_model(seed)
+    twin = copy.deepcopy(model)
+    nn.CrossEntropyLoss()(twin(X), y).backward()
     return [p.grad.detach().clone() for p in twin.parameters()]
 
 

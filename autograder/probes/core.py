@@ -241,16 +241,23 @@ def observe(probe_function: Callable[..., None], grade_id: str, subject: Any) ->
     are computed alike, so a check can compare them to the last bit where it must.
     """
     see = Observer(grade_id)
+    with one_thread(), warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore")
+        with contextlib.suppress(Stopped):
+            probe_function(see, subject)
+    return see.record()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one CPU thread: probes and checks compute alike wherever they run (and
+    their tiny tensor operations run faster than when a busy CPU's threads fight over them)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
-            warnings.simplefilter("ignore")
-            with contextlib.suppress(Stopped):
-                probe_function(see, subject)
+        yield
     finally:
         torch.set_num_threads(threads)
-    return see.record()
 
 
 def probe(function: Callable[..., None]) -> Callable[[Any], None]:

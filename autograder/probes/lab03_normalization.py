@@ -13,7 +13,6 @@ functions of PyTorch are refused while the student's code runs.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,29 +22,6 @@ import torch.nn.utils.fusion
 from torch import nn
 
 from autograder.probes.core import answer, forbidden, module_state, probe
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run tiny tensor operations on one thread: on a busy CPU, waking a second thread for each of
-    them costs more than the operation itself (several times the probe's time)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def on_one_thread(function: Callable[..., None]) -> Callable[..., None]:
-    """Decorator: run the whole function inside `one_thread()`."""
-
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> None:
-        with one_thread():
-            function(*args, **kwargs)
-
-    return run
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -111,7 +87,6 @@ def standardize_images() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @probe
-@on_one_thread
 def test_standardize(see, standardize):
     splits = standardize_splits()
     snapshot = {name: split.clone() for name, split in splits.items()}
@@ -150,7 +125,6 @@ def zca_input(case: int) -> torch.Tensor:
 
 
 @probe
-@on_one_thread
 def test_zca_whiten(see, zca_whiten):
     for case, (n, d, eps) in enumerate(ZCA_CASES):
         X = zca_input(case)
@@ -306,7 +280,6 @@ def _running_mean_dtype_after_double(module: nn.Module) -> torch.dtype | None:
 
 
 @probe
-@on_one_thread
 def test_batch_norm_1d_scratch(see, BatchNorm1dScratch):
     cls = BatchNorm1dScratch
     see("is an nn.Module class", isinstance(cls, type) and issubclass(cls, nn.Module))
@@ -367,7 +340,6 @@ def _gradients(output: torch.Tensor, inputs: list[torch.Tensor], upstream: torch
 
 
 @probe
-@on_one_thread
 def test_layer_norm(see, layer_norm):
     for case, (_, normalized_shape, affine, eps) in enumerate(LN_CASES):
         inputs = ln_inputs(case)
@@ -432,7 +404,6 @@ def _layer_facts(layer: Any) -> dict[str, Any]:
 
 
 @probe
-@on_one_thread
 def test_fuse_linear_bn(see, fuse_linear_bn):
     for case in range(len(FUSE_CASES)):
         linear, bn, x = fuse_inputs(case)

@@ -30,17 +30,6 @@ VALUE_REASON = ("clip_grad_value must clamp the gradients itself (for example wi
 
 
 @contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """One thread while the probe computes, as in the judge (records comparable to the bit)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
 def without(names: tuple[str, ...], reason: str) -> Iterator[None]:
     """Refuse PyTorch's clipping functions, under both names they are reachable by."""
     with forbidden(nn.utils, names, reason), forbidden(clip_grad_module, names, reason):
@@ -84,7 +73,7 @@ def norm_key(max_norm: float) -> str:
 
 @probe
 def test_clip_grad_norm(see, clip_grad_norm):
-    with one_thread(), without(NORM_FUNCTIONS, NORM_REASON):
+    with without(NORM_FUNCTIONS, NORM_REASON):
         # 1. Gradients well above max_norm, given as a list; 2. below it.
         for seed, scale, max_norm in [*NORM_ABOVE_CASES, NORM_BELOW_CASE]:
             net = net_with_grads(seed, scale)
@@ -123,7 +112,7 @@ def value_key(clip_value: float) -> str:
 
 @probe
 def test_clip_grad_value(see, clip_grad_value):
-    with one_thread(), without(VALUE_FUNCTIONS, VALUE_REASON):
+    with without(VALUE_FUNCTIONS, VALUE_REASON):
         for seed, scale, clip_value in VALUE_CASES:
             net = net_with_grads(seed, scale)
             where = value_key(clip_value)
@@ -199,15 +188,14 @@ def test_train_step(see, train_step):
     train_step = with_globals(train_step, clip_grad_norm=stand_in_clip_grad_norm,
                               clip_grad_value=stand_in_clip_grad_value)
     loss_fn = nn.CrossEntropyLoss()
-    with one_thread():
-        for seed, clipping in STEP_CASES:
-            model, X, y = step_model(seed)
-            optimizer = RecordingSGD(model.parameters(), lr=STEP_LR)
-            where = step_key(clipping)
-            see.call(where, train_step, model, X, y, loss_fn, optimizer, what=where, **clipping)
-            see(f"{where} steps", optimizer.steps)
-            see(f"{where} seen by step()", optimizer.first_seen)
-            see(f"{where} grads after", grads(model))
+    for seed, clipping in STEP_CASES:
+        model, X, y = step_model(seed)
+        optimizer = RecordingSGD(model.parameters(), lr=STEP_LR)
+        where = step_key(clipping)
+        see.call(where, train_step, model, X, y, loss_fn, optimizer, what=where, **clipping)
+        see(f"{where} steps", optimizer.steps)
+        see(f"{where} seen by step()", optimizer.first_seen)
+        see(f"{where} grads after", grads(model))
 
 
 test_q1_unstable_gradients = answer("test_q1_unstable_gradients")

@@ -95,17 +95,6 @@ def _without_torch_optimizers(name: str, torch_name: str, cls: object) -> Iterat
         yield
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """These models are tiny: one thread is fastest, and several fight over a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 # --- What each optimizer is run with (inputs only) ----------------------------------------------
 
 @dataclass(frozen=True)
@@ -278,21 +267,20 @@ def _scale_lr(optimizer, factor: float) -> None:
 
 def _probe_optimizer(see, spec: Inputs, cls: object) -> None:
     _restore_optim()
-    with _one_thread():
-        see("class", _class_facts(cls))
-        see("signature", _signature(cls))
-        try:
-            with _without_torch_optimizers(spec.name, spec.torch_name, cls):
-                _construction(see, spec, cls)
-                for run in spec.runs:
-                    _train(see, spec, cls, run)
-        except Stopped:
-            raise
-        except Exception as error:  # the probe's own code, on what the student's optimizer left
-            see.stop("probe", f"{spec.name}: the test's own code failed on what your optimizer "
-                              f"left ({type(error).__name__}: {error}). Update the parameters in "
-                              "place (same tensors, shape and dtype) and keep self.param_groups "
-                              "as torch.optim.Optimizer builds it.")
+    see("class", _class_facts(cls))
+    see("signature", _signature(cls))
+    try:
+        with _without_torch_optimizers(spec.name, spec.torch_name, cls):
+            _construction(see, spec, cls)
+            for run in spec.runs:
+                _train(see, spec, cls, run)
+    except Stopped:
+        raise
+    except Exception as error:  # the probe's own code, on what the student's optimizer left
+        see.stop("probe", f"{spec.name}: the test's own code failed on what your optimizer "
+                          f"left ({type(error).__name__}: {error}). Update the parameters in "
+                          "place (same tensors, shape and dtype) and keep self.param_groups "
+                          "as torch.optim.Optimizer builds it.")
 
 
 def _construction(see, spec: Inputs, cls: object) -> None:
