@@ -1,8 +1,9 @@
 """Flag submission code that reaches for the grader's internals, for an instructor to review.
 
-Student code runs in the same Python process as the hidden tests, so a determined student
-can reach the grader's objects; nothing in-process can fully prevent it. What it takes
-leaves traces in the code, and these patterns find them. A flag changes no score.
+A hint for a person, not a defence: the judge grades outside the student's process, so code
+that walks the kernel's memory or rewrites its own records can at most fail its own
+submission (see judge.py). Such code still says something about the submission, and these
+patterns find its traces. A flag changes no score.
 """
 
 from __future__ import annotations
