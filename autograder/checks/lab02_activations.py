@@ -3,15 +3,20 @@ of the probes in autograder/probes/lab02_activations.py (the student's as `got`,
 reference's as `want`).
 
 Every activation is compared with PyTorch's own implementation, computed here on the probe's
-grid from -40 to 40 (values in float32 and float64, and gradients through autograd). The
-Swish layer and SwiGLU are compared with their formulas, on the inputs the probe used and the
-student's own layer weights. `dead_fraction` is checked on a model whose dead units are known
-by construction, and against the reference on a second one.
+grid from -40 to 40 (values in float32 and float64, and gradients through autograd). Its
+contracts, declared per exercise in NUMERICS: the dtype of a float32, float64 or bfloat16
+input is kept; values at z = ±1e4 stay finite, and so do gradients where every correct way
+the exercise allows keeps them finite. The Swish layer and SwiGLU are compared with their
+formulas, on the inputs the probe used and the student's own layer weights, and must keep no
+tensor outside state_dict() and return the dtype they were moved to with .to().
+`dead_fraction` is checked on a model whose dead units are known by construction, and against
+the reference on a second one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,16 +32,20 @@ from autograder.checks.core import (
 )
 from autograder.probes.lab02_activations import (
     BATCH_SHAPE,
+    CONVERSION_DTYPES,
     ELU_KWARGS,
+    EXTREMES,
     GRID,
     LEAKY_RELU_KWARGS,
     SWIGLU_CASES,
+    SWIGLU_CONTRACT_CASE,
     SWISH_FIXED_BETA,
     SWISH_KWARGS,
     batch_input,
     gradient_weights,
     swiglu_input,
     swiglu_where,
+    swish_contract_layers,
     swish_fixed_input,
     swish_layer_inputs,
     where_of,
@@ -55,10 +64,77 @@ def _shape_or_kind(value: object) -> str:
     return type(value).__name__
 
 
-def _check_elementwise(got, expected_fn: Callable[..., torch.Tensor], *, name: str,
+@dataclass(frozen=True)
+class Numerics:
+    """An activation's numerical contract at extreme z: its values must stay finite, and its
+    gradients too when `finite_gradients` (how to keep them so: `hint`)."""
+
+    finite_gradients: bool
+    hint: str
+
+
+_CLAMP_EXP = ("torch.where computes both branches, and exp(z) in the unused one overflows to "
+              "inf, whose zero gradient times inf is NaN: take the exponential of "
+              "torch.clamp(z, max=0)")
+_FINITE = "keep every intermediate result finite for large |z|"
+# Swish, z·σ(1.702z) and Mish keep finite values only: the exercises accept σ written as
+# 1 / (1 + exp(-βz)) and softplus as log1p(exp(z)), whose gradients are NaN once exp overflows.
+_SIGMOID = ("use torch.sigmoid, which stays finite for every z, rather than exp(βz) / "
+            "(1 + exp(βz)), which is inf / inf = NaN for large z")
+NUMERICS = {
+    "leaky_relu": Numerics(True, _FINITE),
+    "elu": Numerics(True, _CLAMP_EXP),
+    "selu": Numerics(True, _CLAMP_EXP),
+    "gelu": Numerics(True, _FINITE + " (torch.erf saturates at ±1)"),
+    "gelu_sigmoid": Numerics(False, _SIGMOID),
+    "swish": Numerics(False, _SIGMOID),
+    "mish": Numerics(False, "compute softplus with F.softplus or torch.log1p(torch.exp(z)), and "
+                            "tanh with torch.tanh"),
+    "relu_squared": Numerics(True, _FINITE),
+}
+
+
+def _first_not_finite(values: torch.Tensor) -> float:
+    """The first z of EXTREMES where `values` is inf or NaN."""
+    return EXTREMES[(~torch.isfinite(values)).nonzero()[0, 0]].item()
+
+
+def _check_dtype(got, want, key: str, where: str, dtype: str) -> None:
+    mine, theirs = got[key], want[key]
+    mine = str(mine.dtype) if type(mine) is torch.Tensor else mine
+    theirs = str(theirs.dtype) if type(theirs) is torch.Tensor else theirs
+    expect(mine == theirs,
+           f"{where} returned {mine} for a {dtype} input: keep the input's dtype (build new "
+           "tensors with torch.zeros_like(z) or dtype=z.dtype, and turn masks into numbers "
+           "with .to(z.dtype), not .float()).")
+
+
+def _check_extremes(got, where: str, numerics: Numerics) -> None:
+    """Values (and gradients, where the contract says) finite at z = ±100, ±1e3, ±1e4."""
+    for dtype in ("float32", "float64"):
+        out = got[f"{where} at ±1e4 on {dtype}"]
+        expect(_is_tensor_like(out, tuple(EXTREMES.shape)),
+               f"{where} must return a tensor of z's shape, got {_shape_or_kind(out)}.")
+        if not bool(torch.isfinite(out).all()):
+            fail(f"{where} returned inf or NaN at z = {_first_not_finite(out):g} ({dtype}): "
+                 f"{numerics.hint}.")
+    if not numerics.finite_gradients:
+        return
+    for dtype in ("float32", "float64"):
+        got[f"{where} at ±1e4 on {dtype}: backward"]
+        grad = got[f"{where} at ±1e4 on {dtype}: gradient"]
+        expect(_is_tensor_like(grad, tuple(EXTREMES.shape)),
+               f"{where}: no gradient reached z at z = ±1e4.")
+        if not bool(torch.isfinite(grad).all()):
+            fail(f"{where} gives a NaN or inf gradient at z = {_first_not_finite(grad):g} "
+                 f"({dtype}): {numerics.hint}.")
+
+
+def _check_elementwise(got, want, expected_fn: Callable[..., torch.Tensor], *, name: str,
                        kwargs_list: list[dict], hint: str) -> None:
     """Values (float32 and float64), gradients and shape handling of an elementwise activation
-    against `expected_fn(z, **kwargs)` (PyTorch's)."""
+    against `expected_fn(z, **kwargs)` (PyTorch's); its dtype for every input dtype (against
+    the reference's) and its numerics at extreme z (NUMERICS[name])."""
     weights = gradient_weights()
     grid_shape = tuple(GRID.shape)
     for kwargs in kwargs_list:
@@ -80,6 +156,7 @@ def _check_elementwise(got, expected_fn: Callable[..., torch.Tensor], *, name: s
                    f"{where} returned inf or NaN for some z between -40 and 40.")
             expect_close(out, expected, what=f"{where} on {dtype} values of z from -40 to 40",
                          rtol=rtol, atol=atol, hint=hint)
+            _check_dtype(got, want, f"{where} on {dtype}", where, dtype)
 
         expect(got[f"{where} on float64: output requires grad"] is True,
                f"{where} cut the autograd graph (no gradient reaches z): use tensor operations "
@@ -97,6 +174,11 @@ def _check_elementwise(got, expected_fn: Callable[..., torch.Tensor], *, name: s
         expect(type(grad32) is torch.Tensor and bool(torch.isfinite(grad32).all()),
                f"the float32 gradient of {where} holds inf or NaN for some z in [-40, 40].")
 
+    for kwargs in kwargs_list:
+        where = where_of(name, kwargs)
+        _check_dtype(got, want, f"{where} on bfloat16: dtype", where, "bfloat16")
+        _check_extremes(got, where, NUMERICS[name])
+
     out = got[f"{name} on a (3, 4, 5) tensor"]
     expect(_is_tensor_like(out, BATCH_SHAPE),
            f"{name} must work elementwise on a tensor of any shape: a (3, 4, 5) input gave "
@@ -108,55 +190,55 @@ def _check_elementwise(got, expected_fn: Callable[..., torch.Tensor], *, name: s
 
 def test_leaky_relu(got, want):
     _check_elementwise(
-        got, lambda z, alpha=0.01: F.leaky_relu(z, negative_slope=alpha), name="leaky_relu",
+        got, want, lambda z, alpha=0.01: F.leaky_relu(z, negative_slope=alpha), name="leaky_relu",
         kwargs_list=LEAKY_RELU_KWARGS,
         hint="Leaky ReLU is z for z > 0 and α·z for z ≤ 0 (α = 0.01 by default).")
 
 
 def test_elu(got, want):
     _check_elementwise(
-        got, lambda z, alpha=1.0: F.elu(z, alpha=alpha), name="elu", kwargs_list=ELU_KWARGS,
+        got, want, lambda z, alpha=1.0: F.elu(z, alpha=alpha), name="elu", kwargs_list=ELU_KWARGS,
         hint="ELU is z for z > 0 and α·(exp(z) − 1) for z ≤ 0: α multiplies (exp(z) − 1), "
              "so that ELU tends to −α as z → −∞.")
 
 
 def test_selu(got, want):
     _check_elementwise(
-        got, lambda z: F.selu(z), name="selu", kwargs_list=[{}],
+        got, want, lambda z: F.selu(z), name="selu", kwargs_list=[{}],
         hint="SELU(z) = λ·z for z > 0 and λ·α·(exp(z) − 1) for z ≤ 0, with λ = SELU_SCALE ≈ "
              "1.0507 and α = SELU_ALPHA ≈ 1.6733 (use the constants at full precision).")
 
 
 def test_gelu(got, want):
     _check_elementwise(
-        got, lambda z: F.gelu(z), name="gelu", kwargs_list=[{}],
+        got, want, lambda z: F.gelu(z), name="gelu", kwargs_list=[{}],
         hint="The exact GELU is z·Φ(z) = 0.5·z·(1 + erf(z/√2)); the tanh formula and z·σ(1.702z) "
              "are approximations, off by up to about 1e-3.")
 
 
 def test_gelu_sigmoid(got, want):
     _check_elementwise(
-        got, lambda z: F.silu(1.702 * z) / 1.702, name="gelu_sigmoid", kwargs_list=[{}],
+        got, want, lambda z: F.silu(1.702 * z) / 1.702, name="gelu_sigmoid", kwargs_list=[{}],
         hint="The approximation is z·σ(1.702·z): the factor 1.702 goes inside the sigmoid, and "
              "the result is multiplied by z.")
 
 
 def test_swish(got, want):
     _check_elementwise(
-        got, lambda z, beta=1.0: F.silu(beta * z) / beta, name="swish", kwargs_list=SWISH_KWARGS,
+        got, want, lambda z, beta=1.0: F.silu(beta * z) / beta, name="swish", kwargs_list=SWISH_KWARGS,
         hint="Swish is z·σ(β·z): β scales the sigmoid's input, not the output (β = 1 hides "
              "the difference, so try β = 2).")
 
 
 def test_mish(got, want):
     _check_elementwise(
-        got, lambda z: F.mish(z), name="mish", kwargs_list=[{}],
+        got, want, lambda z: F.mish(z), name="mish", kwargs_list=[{}],
         hint="Mish is z·tanh(softplus(z)) with softplus(z) = log(1 + exp(z)).")
 
 
 def test_relu_squared(got, want):
     _check_elementwise(
-        got, lambda z: F.relu(z) ** 2, name="relu_squared", kwargs_list=[{}],
+        got, want, lambda z: F.relu(z) ** 2, name="relu_squared", kwargs_list=[{}],
         hint="ReLU² is max(0, z)²: 0 for z ≤ 0 (square after the ReLU, not before).")
 
 
@@ -172,6 +254,23 @@ def _single_beta(state: dict, where: str, message: str) -> torch.Tensor:
     expect(len(params) == 1 and type(params[0]) is torch.Tensor and params[0].numel() == 1,
            f"{message} Found {len(params)} parameter tensor(s).")
     return params[0]
+
+
+def _check_module_contracts(got, want, where: str, fixed: str) -> None:
+    """No tensor kept outside state_dict(); `.to(dtype)` gives outputs of that dtype."""
+    plain = got[f"{where} plain tensors"]
+    if plain != []:
+        names = ", ".join(map(str, plain)) if type(plain) is list else "a tensor"
+        fail(f"{where} keeps {names} as a plain tensor attribute, which is not in state_dict() "
+             f"and does not follow .to(): make it an nn.Parameter or a buffer "
+             f"(self.register_buffer){fixed}.")
+    for dtype in CONVERSION_DTYPES:
+        key = f"{where}.to({dtype})(x) dtype"
+        mine = got[key]
+        expect(mine == want[key],
+               f"{where}.to(torch.{dtype}) returned {mine} for a {dtype} input: build no "
+               "tensor in forward without dtype=x.dtype and device=x.device, and keep every "
+               "tensor the layer holds as a parameter or a buffer, so that .to() moves it.")
 
 
 def test_swish_layer(got, want):
@@ -215,6 +314,8 @@ def test_swish_layer(got, want):
     z = swish_fixed_input()
     expect_close(got[f"{where}(z)"], z * torch.sigmoid(SWISH_FIXED_BETA * z), rtol=1e-5, atol=1e-6,
                  what=f"{where}(z)")
+    for where, _ in swish_contract_layers():
+        _check_module_contracts(got, want, where, ", or keep a fixed β a Python number")
 
 
 def _single_linear(linears: object, state: dict, in_features: int, out_features: int,
@@ -266,6 +367,9 @@ def test_swiglu(got, want):
         expect(type(grads) is list and len(grads) == 1 and type(grads[0]) is torch.Tensor
                and bool(grads[0].abs().sum() > 0),
                f"{where}: no gradient reached the nn.Linear's weights.")
+    in_features, out_features, beta, _ = SWIGLU_CONTRACT_CASE
+    _check_module_contracts(got, want, swiglu_where(in_features, out_features, beta),
+                            ", or keep β a Python number")
 
 
 DEAD_BY_CONSTRUCTION = [5 / 20, 4 / 16]

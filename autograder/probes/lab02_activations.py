@@ -2,7 +2,11 @@
 compares their records in the checks module of the same name).
 
 Each activation runs on a grid of z from -40 to 40 (float32 and float64, and through
-autograd) while PyTorch's own version of it is forbidden. Every answer runs with stand-ins for
+autograd) while PyTorch's own version of it is forbidden; then on a bfloat16 grid (the dtype it
+returns) and at z = ±100, ±1e3, ±1e4 (values and gradients, which must stay finite). The Swish
+layer and SwiGLU are also recorded for their contracts as modules: which tensors they keep as
+plain attributes (outside state_dict(), deaf to .to()), and the dtype they return once moved
+to float64 or bfloat16 with .to(). Every answer runs with stand-ins for
 the other exercises it may build on (SELU through `elu`, the Swish layer or SwiGLU through
 `swish`, ...): PyTorch's own functions, taken before any ban, so that one mistake costs one
 exercise. `dead_fraction` runs on models whose dead units are known by construction.
@@ -24,6 +28,8 @@ from autograder.probes.core import answer, forbidden, probe, with_class_globals,
 GRID = torch.cat([torch.linspace(-40.0, 40.0, 800),
                   torch.tensor([-3.0, -1.0, -0.5, -1e-2, -1e-4, 1e-4, 1e-2, 0.5, 1.0, 3.0])])
 BATCH_SHAPE = (3, 4, 5)
+# Extreme inputs: exp(z) overflows to inf for z > 88 in float32 and z > 709 in float64.
+EXTREMES = torch.tensor([-1e4, -1e3, -100.0, 100.0, 1e3, 1e4])
 
 
 def gradient_weights() -> torch.Tensor:
@@ -133,6 +139,15 @@ def _backward(out, upstream):
     out.backward(upstream)
 
 
+def _backward_ones(out):
+    out.backward(torch.ones_like(out))
+
+
+def dtype_of(value: object) -> str:
+    """A returned value's dtype as recorded ('torch.float64'), or its type's name."""
+    return str(value.dtype) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
 def where_of(name: str, kwargs: dict) -> str:
     """How a call is named in the record and in messages: `elu(z, alpha=0.5)`."""
     args = ", ".join(f"{key}={value}" for key, value in kwargs.items())
@@ -142,7 +157,8 @@ def where_of(name: str, kwargs: dict) -> str:
 def _probe_elementwise(see, student, *, name: str, kwargs_list: list[dict],
                        banned: dict[types.ModuleType, tuple[str, ...]], banned_reason: str) -> None:
     """Record an elementwise activation's values on GRID (float32 and float64, input left as it
-    was), its gradients (float64 and float32), a (3, 4, 5) input and z = 0."""
+    was), its gradients (float64 and float32), the dtype it returns for a bfloat16 GRID, its
+    values and gradients (upstream ones) at EXTREMES, a (3, 4, 5) input and z = 0."""
     student = with_globals(student, **_others(name))
     weights = gradient_weights()
     with _forbidding(banned, banned_reason):
@@ -165,6 +181,18 @@ def _probe_elementwise(see, student, *, name: str, kwargs_list: list[dict],
         see.call(f"{name} on a (3, 4, 5) tensor", student, batch_input(),
                  what=f"{name} on a (3, 4, 5) tensor")
         see.call(f"{name}(0)", student, torch.zeros(2), what=f"{name}(0)")
+        for kwargs in kwargs_list:
+            where = where_of(name, kwargs)
+            out = see.call(f"{where} on bfloat16", student, GRID.to(torch.bfloat16), **kwargs,
+                           what=f"{where} on bfloat16 values", record=False)
+            see(f"{where} on bfloat16: dtype", dtype_of(out))
+            for dtype in ("float32", "float64"):
+                z_leaf = EXTREMES.clone().to(getattr(torch, dtype)).requires_grad_(True)
+                out = see.call(f"{where} at ±1e4 on {dtype}", student, z_leaf, **kwargs,
+                               what=f"{where} at z = ±1e4")
+                see.call(f"{where} at ±1e4 on {dtype}: backward", _backward_ones, out,
+                         record=False, what=f"the backward pass through {where} at z = ±1e4")
+                see(f"{where} at ±1e4 on {dtype}: gradient", z_leaf.grad)
 
 
 LEAKY_RELU_KWARGS = [{}, {"alpha": 0.2}, {"alpha": 0.3}, {"alpha": 0.0}]
@@ -254,6 +282,25 @@ def _parameters(module) -> list:
     return list(module.parameters()) if isinstance(module, nn.Module) else []
 
 
+CONVERSION_DTYPES = ("float64", "bfloat16")
+
+
+def _probe_module_contracts(see, module, where: str, x: torch.Tensor) -> None:
+    """Record the names of the tensors `module` keeps as plain attributes (not in state_dict(),
+    not moved by .to()), then the dtype `module.to(dtype)` returns for an input `x` of that
+    dtype, for each of CONVERSION_DTYPES."""
+    if not isinstance(module, nn.Module):
+        return
+    see(f"{where} plain tensors",
+        sorted(key for key, value in vars(module).items() if isinstance(value, torch.Tensor)))
+    for dtype in CONVERSION_DTYPES:
+        converted = see.call(f"{where}.to({dtype})", module.to, getattr(torch, dtype),
+                             what=f"{where}.to(torch.{dtype})", record=False)
+        out = see.call(f"{where}.to({dtype})(x)", converted, x.detach().to(getattr(torch, dtype)),
+                       what=f"{where}.to(torch.{dtype}) on a {dtype} input", record=False)
+        see(f"{where}.to({dtype})(x) dtype", dtype_of(out))
+
+
 @probe
 def test_swish_layer(see, Swish):
     Swish = with_class_globals(Swish, **_others("Swish"))
@@ -277,9 +324,20 @@ def test_swish_layer(see, Swish):
                          record=False)
         see(f"{where} state", fixed)
         see.call(f"{where}(z)", fixed, swish_fixed_input(), what=f"{where}(z)")
+        for where, kwargs in swish_contract_layers():
+            layer = see.call(f"{where} for .to()", Swish, **kwargs, what=where, record=False)
+            _probe_module_contracts(see, layer, where, swish_fixed_input())
+
+
+def swish_contract_layers() -> list[tuple[str, dict]]:
+    """The Swish layers whose module contracts are recorded: a learnable β and a fixed one."""
+    return [("Swish(beta=0.5)", {"beta": 0.5}),
+            (f"Swish(beta={SWISH_FIXED_BETA}, learnable=False)",
+             {"beta": SWISH_FIXED_BETA, "learnable": False})]
 
 
 SWIGLU_CASES = ((6, 4, None, (5, 6)), (7, 3, 2.0, (2, 3, 7)), (5, 5, 0.5, (4, 5)))
+SWIGLU_CONTRACT_CASE = SWIGLU_CASES[1]  # the one whose module contracts are recorded
 
 
 def swiglu_where(in_features: int, out_features: int, beta: float | None) -> str:
@@ -317,6 +375,11 @@ def test_swiglu(see, SwiGLU):
         see.call(f"{where}(x) backward", lambda out: out.sum().backward(), out, record=False,
                  what=f"the backward pass through {what}")
         see(f"{where} weight gradients", [linear.weight.grad for linear in linears])
+    in_features, out_features, beta, shape = SWIGLU_CONTRACT_CASE
+    where = swiglu_where(in_features, out_features, beta)
+    module = see.call(f"{where} for .to()", SwiGLU, in_features, out_features, beta=beta,
+                      what=where, record=False)
+    _probe_module_contracts(see, module, where, swiglu_input(shape))
 
 
 def dead_units_model() -> tuple[nn.Sequential, torch.Tensor]:

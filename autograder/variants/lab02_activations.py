@@ -169,6 +169,53 @@ def dead_fraction(model, X):
         model(X)
     return [(outputs[r] == 0).all(dim=0).float().mean().item() for r in relus]
 ''', "test_dead_fraction"),
+    wrong("ELU with expm1 of unclamped z (NaN gradient at large z)", "elu", '''
+def elu(z, alpha=1.0):
+    return torch.where(z > 0, z, alpha * torch.expm1(z))
+''', "test_elu"),
+    wrong("SELU with exp of unclamped z (NaN gradient at large z)", "selu", SELU_CONSTANTS + '''
+def selu(z):
+    return SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * (torch.exp(z) - 1))
+'''.lstrip("\n"), "test_selu"),
+    wrong("leaky ReLU accumulating into a float32 torch.zeros(z.shape)", "leaky_relu", '''
+def leaky_relu(z, alpha=0.01):
+    out = torch.zeros(z.shape)
+    out += torch.where(z > 0, z, alpha * z)
+    return out
+''', "test_leaky_relu"),
+    wrong("ReLU² with a float32 mask (bfloat16 comes back float32)", "relu_squared", '''
+def relu_squared(z):
+    return (z * (z > 0).float()) ** 2
+''', "test_relu_squared"),
+    wrong("Swish with σ as exp(βz) / (1 + exp(βz)) (NaN at large z)", "swish", '''
+def swish(z, beta=1.0):
+    return z * torch.exp(beta * z) / (1 + torch.exp(beta * z))
+''', "test_swish"),
+    wrong("Swish layer with a fixed β of shape (1,) as a plain tensor", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        beta = torch.full((1,), float(beta))
+        self.beta = nn.Parameter(beta) if learnable else beta
+
+    def forward(self, z):
+        return swish(z, self.beta)
+''', "test_swish_layer"),
+    wrong("Swish layer building a float32 β of shape (1,) in forward", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        self.learnable = learnable
+        self.beta = nn.Parameter(torch.tensor(float(beta))) if learnable else float(beta)
+
+    def forward(self, z):
+        beta = self.beta if self.learnable else torch.tensor([self.beta])
+        return z * torch.sigmoid(beta * z)
+''', "test_swish_layer"),
+    _swiglu_mistake("SwiGLU with β as a plain tensor of shape (1,)",
+                    ("self.beta = beta", "self.beta = torch.full((1,), float(beta))")),
+    _swiglu_mistake("SwiGLU building a float32 β of shape (1,) in forward",
+                    (_GATE, "F.silu(torch.tensor([self.beta]) * z1) * z2")),
     wrong("Q1 answered a", "q1_dead_relu", 'Q1 = "a"', "test_q1_dead_relu"),
     wrong("Q2 answered b (He init)", "q2_selu_setup", 'Q2 = "b"', "test_q2_selu_setup"),
     wrong("Q3 answered with the ReLU gain", "q3_leaky_gain", "Q3 = 2 ** 0.5", "test_q3_leaky_gain"),
@@ -191,9 +238,9 @@ def leaky_relu(z, alpha=0.01):
 def leaky_relu(z, alpha=0.01):
     return z.clamp(min=0) + alpha * z.clamp(max=0)
 '''),
-    right("ELU with expm1", "elu", '''
+    right("ELU with expm1 of z clamped by torch.minimum", "elu", '''
 def elu(z, alpha=1.0):
-    return torch.where(z > 0, z, alpha * torch.expm1(z))
+    return torch.where(z > 0, z, alpha * torch.expm1(torch.minimum(z, torch.zeros_like(z))))
 '''),
     right("ELU from relu and a clamped exponential", "elu", '''
 def elu(z, alpha=1.0):
@@ -245,8 +292,10 @@ class Swish(nn.Module):
     def __init__(self, beta=1.0, learnable=True):
         super().__init__()
         beta = torch.full((1,), float(beta))
-        self.beta = nn.Parameter(beta) if learnable else beta
-        self.learnable = learnable
+        if learnable:
+            self.beta = nn.Parameter(beta)
+        else:
+            self.register_buffer("beta", beta)
 
     def forward(self, z):
         return swish(z, self.beta)
@@ -287,6 +336,40 @@ class SwiGLU(nn.Module):
     def forward(self, x):
         z1, z2 = torch.chunk(self.fc(x), 2, dim=-1)
         return self.beta * swish(z1, self.beta) * z2
+'''),
+    right("leaky ReLU filling torch.zeros_like(z)", "leaky_relu", '''
+def leaky_relu(z, alpha=0.01):
+    out = torch.zeros_like(z)
+    out[z > 0] = z[z > 0]
+    out[z <= 0] = alpha * z[z <= 0]
+    return out
+'''),
+    right("ReLU² with a mask of z's dtype", "relu_squared", '''
+def relu_squared(z):
+    return (z * (z > 0).to(z.dtype)) ** 2
+'''),
+    right("Swish layer making a fixed float β a tensor of z's dtype and device", "swish_layer", '''
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, learnable=True):
+        super().__init__()
+        self.learnable = learnable
+        self.beta = nn.Parameter(torch.tensor(float(beta))) if learnable else float(beta)
+
+    def forward(self, z):
+        beta = self.beta if self.learnable else torch.as_tensor(self.beta, dtype=z.dtype,
+                                                                device=z.device)
+        return z * torch.sigmoid(beta * z)
+'''),
+    right("SwiGLU with β as a buffer", "swiglu", '''
+class SwiGLU(nn.Module):
+    def __init__(self, in_features, out_features, beta=1.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 2 * out_features)
+        self.register_buffer("beta", torch.tensor(float(beta)))
+
+    def forward(self, x):
+        z1, z2 = self.linear(x).chunk(2, dim=-1)
+        return F.silu(self.beta * z1) * z2
 '''),
     right("dead_fraction accumulating a running 'alive' mask", "dead_fraction", '''
 def dead_fraction(model, X):
