@@ -30,16 +30,22 @@ from autograder.checks.core import (
 from autograder.probes.lab09_cifar10_capstone import (
     ALPHA_RATES,
     BUILD_MLP_CALLS,
+    BUILD_MLP_FLOAT64,
     BUILD_MLP_REFUSALS,
+    FLOAT64_BATCHES,
     FORWARD_BATCH,
     MC_CASES,
+    PARENT_EVAL,
     SELU_CASES,
     SPLITS,
     STANDARDIZE_CALL,
+    STANDARDIZE_FLOAT64,
     StandInMcAlphaDropout,
     StandInMcDropout,
     alpha_input,
+    alpha_inputs,
     described,
+    float64_images,
     qualified,
     situations,
     standardize_inputs,
@@ -79,6 +85,27 @@ def _channel_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return X.mean(dim=dims, keepdim=True), X.std(dim=dims, keepdim=True)
 
 
+def _per_image_answers(train: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What standardizing `train` gives with statistics taken per image, by what was done."""
+    mean, _ = _channel_stats(train)
+    pooled_variance = train.var(dim=(2, 3), keepdim=True).mean(dim=0, keepdim=True)
+    mean_of_stds = train.std(dim=(2, 3), keepdim=True).mean(dim=0, keepdim=True)
+    own_mean, own_std = train.mean(dim=(2, 3), keepdim=True), train.std(dim=(2, 3), keepdim=True)
+    return {"averaged each image's own spread into the std": (train - mean) / pooled_variance.sqrt(),
+            "averaged each image's own std into the std": (train - mean) / mean_of_stds,
+            "standardized each image with its own mean and std": (train - own_mean) / own_std}
+
+
+def _diagnose_per_image(train_out: torch.Tensor, train: torch.Tensor, where: str) -> None:
+    """Fail with what was done if the training split came out standardized per image."""
+    for done, answer in _per_image_answers(train).items():
+        if train_out.shape == answer.shape and torch.allclose(train_out.double(), answer.double(),
+                                                              rtol=1e-3, atol=1e-3):
+            fail(f"{where}: your code {done}, which leaves out how the images' brightness varies "
+                 "from one image to the next: compute one mean and one std per channel over all "
+                 "training images, rows and columns together (dims 0, 2 and 3).")
+
+
 def test_standardize_channels(got, want):
     where = STANDARDIZE_CALL
     result = got[where]
@@ -97,6 +124,7 @@ def test_standardize_channels(got, want):
         expect(expect_tensor(out, what=what).shape == split.shape,
                f"{what}: expected shape {tuple(split.shape)} (the input's), got {tuple(out.shape)}.")
     train_out, valid_out, test_out = result
+    _diagnose_per_image(train_out, train, where)
     out_mean, out_std = _channel_stats(train_out)
     expect(out_mean.abs().max().item() < 1e-2 and (out_std - 1).abs().max().item() < 1e-2,
            f"{where}: each channel of the standardized training split should have mean 0 and std 1 "
@@ -121,6 +149,7 @@ def test_standardize_channels(got, want):
     alone = got["standardize_channels(train)"]
     expect(type(alone) is list and len(alone) == 1,
            "standardize_channels(train) with no other split should return a tuple of one tensor.")
+    check_contracts(got, want, "test_standardize_channels")
 
 
 # --- Exercise 2: build_mlp ----------------------------------------------------------------
@@ -259,6 +288,7 @@ def test_build_mlp(got, want):
         raised = got[where]
         expect(type(raised) is list and "ValueError" in raised,
                f"{where} must raise ValueError ({reasons[where]}); it raised {_exceptions(raised)}.")
+    check_contracts(got, want, "test_build_mlp")
 
 
 # --- Exercise 3: selu_violations ----------------------------------------------------------
@@ -350,6 +380,7 @@ def test_mc_alpha_dropout(got, want):
         expect(got[f"{where} changed its input"] is False,
                f"{where} changed its input in place: return a new tensor (keep inplace=False, "
                "the default).")
+    check_contracts(got, want, "test_mc_alpha_dropout")
 
 
 # --- Exercise 5: to_mc_dropout --------------------------------------------------------------
@@ -409,12 +440,119 @@ def test_to_mc_dropout(got, want):
                           "swapped for markers",
                      hint="The MC model must be the trained layers, in order, with only the dropout "
                           "layers swapped, and batch norm using its running statistics in eval mode.")
+    check_contracts(got, want, "test_to_mc_dropout")
 
 
 def _same_state(mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
     return (type(mine) is dict and mine.keys() == theirs.keys()
             and all(type(mine[key]) is torch.Tensor and mine[key].shape == theirs[key].shape
                     and torch.equal(mine[key], theirs[key]) for key in theirs))
+
+
+# --- Contracts: properties every answer must keep, declared per exercise --------------------
+#
+# Each judges what the probe's contract of the same exercise recorded (CONTRACTS there).
+
+def standardize_keeps_float64(got, want):
+    where = STANDARDIZE_FLOAT64
+    result = got[where]
+    if type(result) is dict and "error" in result:
+        fail(f"{where} raised {result['error']}: work on any number of channels and any image size "
+             "(reduce over every dimension but dim 1, keepdim=True), not on CIFAR-10's 3 channels.")
+    expect(type(result) is list and len(result) == 2 and all(type(t) is torch.Tensor for t in result),
+           f"{where} should return a tuple of 2 tensors, got {_kind(result)}.")
+    train, image = float64_images()
+    mean, std = _channel_stats(train)
+    for out, split, name in zip(result, (train, image), ("training batch", "other image")):
+        expect(out.dtype == torch.float64,
+               f"{where}: the {name} came back as {out.dtype}: keep the input's dtype (no .float() "
+               "or dtype=torch.float32; torch's reductions keep float64 as it is).")
+        expect_close(out, (split - mean) / std, rtol=1e-3, atol=1e-3, what=f"{where}: the {name}",
+                     hint="Take the number of channels and the image size from the input (dims 0, 2 "
+                          "and 3, every dimension but the channels), not from CIFAR-10's 3×32×32.")
+
+
+def mlp_follows_default_dtype(got, want):
+    where = BUILD_MLP_FLOAT64[0]
+    got[f"{where} in float64"]
+    dtypes = got[f"{where} in float64: dtypes"]
+    stray = sorted(f"{name} ({dtype.removeprefix('torch.')})" for name, dtype in dtypes.items()
+                   if dtype != "torch.float64")
+    expect(not stray,
+           f"{where}, called with float64 as the default dtype, built {', '.join(stray)} in another "
+           "dtype: build every weight with torch's own factories or nn.init (which follow the "
+           "default dtype and device), not from numpy or with dtype=torch.float32.")
+    n_outputs = BUILD_MLP_FLOAT64[1]["n_outputs"]
+    for batch in FLOAT64_BATCHES:
+        output = got[f"{where} in float64: forward {batch}"]
+        shown = f"{output.dtype} of shape {tuple(output.shape)}" if type(output) is torch.Tensor \
+            else _kind(output)
+        expect(type(output) is torch.Tensor and output.dtype == torch.float64
+               and tuple(output.shape) == (batch, n_outputs),
+               f"{where}, built in float64, should map {batch} float64 images to float64 logits of "
+               f"shape ({batch}, {n_outputs}), got {shown}.")
+
+
+def stays_on_in_eval_parent(got, want):
+    first, second = got[PARENT_EVAL], got[f"{PARENT_EVAL}, again"]
+    expected = want[PARENT_EVAL]
+    expect(type(first) is torch.Tensor and type(second) is torch.Tensor
+           and first.shape == second.shape == expected.shape,
+           f"{PARENT_EVAL} should return a tensor of the input's shape.")
+    expect(not torch.equal(first, second),
+           f"{PARENT_EVAL} gave the same output twice, so it stops dropping once the model that "
+           "holds it is in eval mode (model.eval() calls each layer's .train(False), not its "
+           ".eval()): apply alpha dropout in forward whatever self.training says.")
+
+
+def alpha_keeps_dtype_and_device(got, want):
+    for name in alpha_inputs():
+        where = f"McAlphaDropout(0.2) on a {name} input"
+        mine, theirs = got[where], want[where]
+        if "error" in mine:
+            fail(f"{where} raised {mine['error']}: build the mask from the input (torch.rand_like, "
+                 "or F.alpha_dropout) so that it follows the input's dtype and device.")
+        expect(mine == theirs,
+               f"{where} returned {_tensor_kind(mine)}, expected {_tensor_kind(theirs)}: keep the "
+               "input's dtype and device (build the mask with torch.rand_like(x), or use "
+               "F.alpha_dropout).")
+
+
+def _tensor_kind(kind: dict[str, Any]) -> str:
+    if "dtype" not in kind:
+        return str(kind.get("type", "nothing"))
+    return f"a {kind['dtype']} tensor on {kind['device']} of shape {tuple(kind['shape'])}"
+
+
+def mc_leaves_caller_model(got, want):
+    for what, _ in MC_CASES:
+        where = f"to_mc_dropout({what}, in eval mode, its first Linear frozen)"
+        got[where]
+        mine, theirs = got[f"{where}: the caller's model after"], want[f"{where}: the caller's model after"]
+        switched = sorted(name for name, on in mine["training"].items() if on != theirs["training"].get(name))
+        expect(not switched and mine["training"].keys() == theirs["training"].keys(),
+               f"{where} switched the caller's model (modules {', '.join(switched) or '?'}) to "
+               "training mode: leave the trained model's modes as they are; the MC layers stay "
+               "active in eval mode by themselves.")
+        flipped = sorted(name for name, on in mine["requires_grad"].items()
+                         if on != theirs["requires_grad"].get(name))
+        expect(not flipped and mine["requires_grad"].keys() == theirs["requires_grad"].keys(),
+               f"{where} changed requires_grad of the caller's parameters {', '.join(flipped) or '?'}: "
+               "leave the trained model's parameters as they are (no requires_grad_ on them).")
+
+
+CONTRACT_CHECKS = {
+    "test_standardize_channels": (standardize_keeps_float64,),
+    "test_build_mlp": (mlp_follows_default_dtype,),
+    "test_mc_alpha_dropout": (stays_on_in_eval_parent, alpha_keeps_dtype_and_device),
+    "test_to_mc_dropout": (mc_leaves_caller_model,),
+}
+
+
+def check_contracts(got, want, grade_id: str) -> None:
+    """Judge each contract the probe of exercise `grade_id` observed."""
+    for check in CONTRACT_CHECKS[grade_id]:
+        check(got, want)
 
 
 # --- Exercise 6: configure ------------------------------------------------------------------

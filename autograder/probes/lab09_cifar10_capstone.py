@@ -10,6 +10,11 @@ marker subclasses of nn.AlphaDropout and nn.Dropout that are not Monte Carlo dro
 scales its input by an amount that depends on its rate, in every mode, so the record shows
 which MC layer the student's code put where, with which p, and that the rest of the model is
 the trained one in eval mode.
+
+After its own observations each probe observes its exercise's contracts (CONTRACTS): float64
+images of another shape, a model built with float64 as the default dtype, an MC layer inside a
+model switched to .eval(), inputs in bfloat16 and on the meta device, the caller's model's
+modes and requires_grad.
 """
 
 from __future__ import annotations
@@ -80,12 +85,15 @@ def evaluated(model: nn.Module, X: torch.Tensor) -> Any:
 # --- Exercise 1: standardize_channels -----------------------------------------------------
 
 def standardize_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Train, validation and test images (N, 3, 8, 8) with different per-channel statistics."""
+    """Train, validation and test images (N, 3, 8, 8) with different per-channel statistics, the
+    training images each with its own brightness."""
     generator = torch.Generator().manual_seed(0)
     means = torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)
     stds = torch.tensor([0.25, 0.2, 0.3]).view(1, 3, 1, 1)
     pixel_pattern = 0.1 * torch.linspace(-1, 1, 8).view(1, 1, 1, 8)
-    train = means + pixel_pattern + stds * torch.randn(300, 3, 8, 8, generator=generator)
+    # each image has its own brightness, so per-image statistics are far from per-channel ones
+    brightness = 0.3 * torch.randn(300, 1, 1, 1, generator=generator)
+    train = means + pixel_pattern + brightness + stds * torch.randn(300, 3, 8, 8, generator=generator)
     valid = 0.1 + 0.5 * torch.randn(60, 3, 8, 8, generator=generator)
     test = 0.9 + 0.1 * torch.randn(40, 3, 8, 8, generator=generator)
     return train, valid, test
@@ -104,6 +112,7 @@ def test_standardize_channels(see, standardize_channels):
         see(f"{STANDARDIZE_CALL} changed {name}", not torch.equal(split, original))
     see.call("standardize_channels(train)", standardize_channels, splits[0],
              what="standardize_channels(train)")
+    see_contracts(see, "test_standardize_channels", standardize_channels)
 
 
 # --- Exercise 2: build_mlp ----------------------------------------------------------------
@@ -139,6 +148,7 @@ def test_build_mlp(see, build_mlp):
                  what=f"{where} applied to a batch of images {tuple(X.shape)}")
     for where, kwargs in BUILD_MLP_REFUSALS:
         see.raises(where, build_mlp, **kwargs)
+    see_contracts(see, "test_build_mlp", build_mlp)
 
 
 # --- Exercise 3: selu_violations ----------------------------------------------------------
@@ -212,7 +222,12 @@ def rate(layer: Any) -> Any:
 
 
 def set_mode(layer: nn.Module, training: bool) -> None:
-    layer.train(training)
+    """`layer.train()` or `layer.eval()`, as the visible tests call them (a parent model's .eval()
+    calls .train(False) instead: the contract `stays_on_in_eval_parent` covers that way)."""
+    if training:
+        layer.train()
+    else:
+        layer.eval()
 
 
 @probe
@@ -225,12 +240,13 @@ def test_mc_alpha_dropout(see, McAlphaDropout):
         see.call(f"{where}.p", rate, layer, what=f"{where}.p")
         see.call(f"{where}.eval()", set_mode, layer, False, what=f"{where}.eval()", record=False)
         x = alpha_input()
-        torch.manual_seed(1)
+        torch.manual_seed(11)  # not the input's seed: a mask drawn with torch.rand would follow it
         see.call(f"{where} in eval mode", layer, x, what=f"{where} in eval mode")
         see.call(f"{where} in eval mode, again", layer, x, what=f"{where} in eval mode, called again")
         see.call(f"{where}.train()", set_mode, layer, True, what=f"{where}.train()", record=False)
         see.call(f"{where} in training mode", layer, x, what=f"{where} in training mode")
         see(f"{where} changed its input", not torch.equal(x, alpha_input()))
+    see_contracts(see, "test_mc_alpha_dropout", McAlphaDropout)
 
 
 # --- Exercise 5: to_mc_dropout --------------------------------------------------------------
@@ -330,6 +346,136 @@ def test_to_mc_dropout(see, to_mc_dropout):
         see.call(f"{where} layers", sequence_layers, mc, what=f"the layers of {where}")
         see.call(f"{where} modes", modes_after_eval, mc, what=f"{where}.eval()")
         see.call(f"{where} prediction", evaluated, mc, X, what=f"{where} applied in eval mode")
+    see_contracts(see, "test_to_mc_dropout", to_mc_dropout)
+
+
+# --- Contracts: properties every answer must keep, declared per exercise --------------------
+#
+# Each contract observes one property on inputs built here, after the exercise's own probe; the
+# check module judges each under the same key (CONTRACT_CHECKS there).
+
+def returned(function: Any, *args: Any) -> Any:
+    """What `function(*args)` returned, or {"error": what it raised}: a contract's check turns an
+    error into a sentence about the contract, where `see.call` would report the bare error."""
+    try:
+        return function(*args)
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"[:300]}
+
+
+STANDARDIZE_FLOAT64 = "standardize_channels(train, image) on float64 images of 4 channels (batches 60 and 1)"
+
+
+def float64_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """A float64 training batch (60, 4, 3, 5), each channel at its own scale, and one more image."""
+    generator = torch.Generator().manual_seed(3)
+    scales = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64).view(1, 4, 1, 1)
+    train = scales * torch.rand(60, 4, 3, 5, generator=generator, dtype=torch.float64)
+    return train, torch.rand(1, 4, 3, 5, generator=generator, dtype=torch.float64)
+
+
+def standardize_keeps_float64(see, standardize_channels):
+    see(STANDARDIZE_FLOAT64, returned(standardize_channels, *float64_images()))
+
+
+BUILD_MLP_FLOAT64 = ("build_mlp(n_hidden=2, n_neurons=16, batch_norm=True, n_inputs=12, n_outputs=3)",
+                     dict(n_hidden=2, n_neurons=16, batch_norm=True, n_inputs=12, n_outputs=3), (3, 2, 2))
+FLOAT64_BATCHES = (3, 1)
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
+
+
+def floating_dtypes(model: nn.Module) -> dict[str, str]:
+    """The dtype of each floating-point parameter and buffer of `model`, by name."""
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    return {name: str(t.dtype) for name, t in tensors if t.is_floating_point()}
+
+
+def mlp_follows_default_dtype(see, build_mlp):
+    where, kwargs, image_shape = BUILD_MLP_FLOAT64
+    with default_dtype(torch.float64):
+        torch.manual_seed(0)
+        model = see.call(f"{where} in float64", build_mlp, what=f"{where} with float64 as the default dtype",
+                         record=False, **kwargs)
+    see.call(f"{where} in float64: dtypes", floating_dtypes, model, what=f"listing the tensors of {where}")
+    for batch in FLOAT64_BATCHES:
+        X = torch.rand(batch, *image_shape, dtype=torch.float64)
+        see.call(f"{where} in float64: forward {batch}", evaluated, model, X,
+                 what=f"{where}, built in float64, applied to {batch} float64 images")
+
+
+PARENT_EVAL = "McAlphaDropout(0.2) inside a model switched to .eval()"
+
+
+def stays_on_in_eval_parent(see, McAlphaDropout):
+    """Two passes through a model holding the layer in a nested Sequential, after model.eval()."""
+    model = nn.Sequential(nn.Identity(), nn.Sequential(McAlphaDropout(0.2), nn.Identity()))
+    model.eval()
+    x = torch.randn(40, 50, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(14)
+    for attempt in ("", ", again"):
+        see.call(f"{PARENT_EVAL}{attempt}", model, x, what=f"{PARENT_EVAL}{attempt}")
+
+
+def tensor_kind(function: Any, *args: Any) -> dict[str, Any]:
+    """What `function(*args)` returned (dtype, device, shape) or the error it raised, as data."""
+    result = returned(function, *args)
+    if isinstance(result, dict) and "error" in result:
+        return result
+    if not isinstance(result, torch.Tensor):
+        return {"type": type(result).__name__}
+    return {"dtype": str(result.dtype), "device": str(result.device), "shape": list(result.shape)}
+
+
+def alpha_inputs() -> dict[str, torch.Tensor]:
+    """Inputs McAlphaDropout must return in kind: dtypes other than float32, the meta device."""
+    x = torch.randn(30, 20, generator=torch.Generator().manual_seed(5))
+    return {"bfloat16": x.bfloat16(), "float64": x.double(), "meta": torch.empty(30, 20, device="meta")}
+
+
+def alpha_keeps_dtype_and_device(see, McAlphaDropout):
+    layer = McAlphaDropout(0.2).eval()
+    for name, x in alpha_inputs().items():
+        see(f"McAlphaDropout(0.2) on a {name} input", tensor_kind(layer, x))
+
+
+def caller_flags(model: nn.Module) -> dict[str, dict[str, bool]]:
+    """Each module's training flag and each parameter's requires_grad, by name."""
+    return {"training": {name or ".": bool(m.training) for name, m in model.named_modules()},
+            "requires_grad": {name: bool(p.requires_grad) for name, p in model.named_parameters()}}
+
+
+def mc_leaves_caller_model(see, to_mc_dropout):
+    """The caller's model, in eval mode with its first Linear frozen, after to_mc_dropout."""
+    _, models = mc_models()
+    for (what, _), model in zip(MC_CASES, models):
+        next(m for m in model if isinstance(m, nn.Linear)).requires_grad_(False)
+        where = f"to_mc_dropout({what}, in eval mode, its first Linear frozen)"
+        with names_bound(to_mc_dropout, **MC_STAND_INS):
+            see.call(where, to_mc_dropout, model, what=where, record=False)
+        see(f"{where}: the caller's model after", caller_flags(model))
+
+
+CONTRACTS = {
+    "test_standardize_channels": (standardize_keeps_float64,),
+    "test_build_mlp": (mlp_follows_default_dtype,),
+    "test_mc_alpha_dropout": (stays_on_in_eval_parent, alpha_keeps_dtype_and_device),
+    "test_to_mc_dropout": (mc_leaves_caller_model,),
+}
+
+
+def see_contracts(see, grade_id: str, subject: Any) -> None:
+    """Observe each contract of exercise `grade_id` on the student's `subject`."""
+    for observe in CONTRACTS[grade_id]:
+        observe(see, subject)
 
 
 # --- Exercise 6: configure ------------------------------------------------------------------

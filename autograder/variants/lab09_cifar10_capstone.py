@@ -133,6 +133,65 @@ def to_mc_dropout(model):
         return layer
     return nn.Sequential(*[swap(layer) for layer in model])
 ''', "test_to_mc_dropout"),
+    # Contracts (CONTRACTS in the probe): one mistake that breaks exactly each.
+    wrong("standardize_channels: the std from each image's own variance (leaves out brightness)",
+          "standardize_channels", '''
+def standardize_channels(train, *others, eps=1e-7):
+    mean = train.mean(dim=(0, 2, 3), keepdim=True)
+    std = train.var(dim=(2, 3), keepdim=True).mean(dim=0, keepdim=True).sqrt()
+    return tuple((X - mean) / (std + eps) for X in (train, *others))
+''', "test_standardize_channels"),
+    wrong("standardize_channels converting the images to float32", "standardize_channels", '''
+def standardize_channels(train, *others, eps=1e-7):
+    train = train.float()
+    mean = train.mean(dim=(0, 2, 3), keepdim=True)
+    std = train.std(dim=(0, 2, 3), keepdim=True)
+    return tuple((X.float() - mean) / (std + eps) for X in (train, *others))
+''', "test_standardize_channels"),
+    wrong("standardize_channels with CIFAR-10's 3 channels written in", "standardize_channels", '''
+def standardize_channels(train, *others, eps=1e-7):
+    mean = torch.stack([train[:, c].mean() for c in range(3)]).view(1, 3, 1, 1)
+    std = torch.stack([train[:, c].std() for c in range(3)]).view(1, 3, 1, 1)
+    return tuple((X - mean) / (std + eps) for X in (train, *others))
+''', "test_standardize_channels"),
+    _mlp_mistake("build_mlp drawing the weights with numpy (float32 whatever the default dtype)",
+                 ("    return nn.Sequential(*layers)\n",
+                  "    import numpy as np\n"
+                  "    for layer in layers:\n"
+                  "        if isinstance(layer, nn.Linear):\n"
+                  "            std = math.sqrt((1.0 if selu else 2.0) / layer.in_features)\n"
+                  "            drawn = np.random.normal(0.0, std, size=tuple(layer.weight.shape))\n"
+                  "            layer.weight.data = torch.from_numpy(drawn).float()\n"
+                  "    return nn.Sequential(*layers)\n")),
+    wrong("McAlphaDropout overriding eval() (a parent's .eval() still switches it off)",
+          "mc_alpha_dropout", '''
+class McAlphaDropout(nn.AlphaDropout):
+    def eval(self):
+        return self
+''', "test_mc_alpha_dropout"),
+    wrong("McAlphaDropout by hand with a float32 CPU mask", "mc_alpha_dropout", '''
+class McAlphaDropout(nn.AlphaDropout):
+    def forward(self, x):
+        alpha = -1.0507009873554805 * 1.6732632423543772
+        keep = (torch.rand(x.shape) >= self.p).float()
+        a = ((1 - self.p) * (1 + self.p * alpha ** 2)) ** -0.5
+        b = -a * alpha * self.p
+        return a * (x * keep + alpha * (1 - keep)) + b
+''', "test_mc_alpha_dropout"),
+    wrong("to_mc_dropout switching the trained model to training mode", "to_mc_dropout", '''
+def to_mc_dropout(model):
+    model.train()
+    swap = {nn.AlphaDropout: McAlphaDropout, nn.Dropout: McDropout}
+    return nn.Sequential(*[swap[type(layer)](layer.p) if type(layer) in swap else layer
+                           for layer in model])
+''', "test_to_mc_dropout"),
+    wrong("to_mc_dropout freezing the trained weights", "to_mc_dropout", '''
+def to_mc_dropout(model):
+    model.requires_grad_(False)
+    swap = {nn.AlphaDropout: McAlphaDropout, nn.Dropout: McDropout}
+    return nn.Sequential(*[swap[type(layer)](layer.p) if type(layer) in swap else layer
+                           for layer in model])
+''', "test_to_mc_dropout"),
     _configure_mistake("configure keeps the self-normalizing net for a sparse model",
                        ("if self_normalizing and not sparse and not low_latency:",
                         "if self_normalizing and not low_latency:")),
@@ -229,6 +288,44 @@ def standardize_channels(train, *others, eps=1e-7):
     mean = flat.mean(dim=1).view(1, channels, 1, 1)
     std = flat.var(dim=1).sqrt().view(1, channels, 1, 1)
     return tuple((X - mean) / torch.clamp(std, min=eps) for X in (train, *others))
+'''),
+    right("standardize_channels as the mean of the images' own means, in any dtype",
+          "standardize_channels", '''
+def standardize_channels(train, *others, eps=1e-7):
+    mean = train.mean(dim=(2, 3), keepdim=True).mean(dim=0, keepdim=True)
+    centered = train - mean
+    std = (centered.square().sum(dim=(0, 2, 3), keepdim=True) / (centered[:, :1].numel() - 1)).sqrt()
+    return tuple((X - mean) / (std + eps) for X in (train, *others))
+'''),
+    right("build_mlp drawing the weights with torch.randn into .data", "build_mlp",
+          _mlp_edit((_INIT, "    gain = 1.0 if selu else 2.0\n"
+                            "    for layer in layers:\n"
+                            "        if isinstance(layer, nn.Linear):\n"
+                            "            fan_out, fan_in = layer.weight.shape\n"
+                            "            drawn = torch.randn(fan_out, fan_in)\n"
+                            "            layer.weight.data = drawn * math.sqrt(gain / fan_in)\n"
+                            "            if layer.bias is not None:\n"
+                            "                layer.bias.data = torch.zeros(fan_out)\n"))),
+    right("McAlphaDropout by hand with torch.rand_like", "mc_alpha_dropout", '''
+class McAlphaDropout(nn.AlphaDropout):
+    def forward(self, x):
+        alpha = -1.0507009873554805 * 1.6732632423543772
+        keep = torch.rand_like(x) >= self.p
+        a = ((1 - self.p) * (1 + self.p * alpha ** 2)) ** -0.5
+        b = -a * alpha * self.p
+        return a * torch.where(keep, x, torch.full_like(x, alpha)) + b
+'''),
+    right("to_mc_dropout deep-copying each layer into a model put in eval mode", "to_mc_dropout", '''
+def to_mc_dropout(model):
+    layers = []
+    for layer in model:
+        if isinstance(layer, nn.AlphaDropout):
+            layers.append(McAlphaDropout(p=layer.p))
+        elif isinstance(layer, nn.Dropout):
+            layers.append(McDropout(p=layer.p))
+        else:
+            layers.append(copy.deepcopy(layer))
+    return nn.Sequential(*layers).eval()
 '''),
     right("selu_violations with a loop over named modules", "selu_violations", '''
 def selu_violations(model):
