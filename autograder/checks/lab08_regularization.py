@@ -29,8 +29,10 @@ from autograder.checks.core import (
 from autograder.probes.lab08_regularization import (
     BAD_MODE,
     BAD_RATES,
+    BF16_RATE,
+    BF16_WHAT,
     BN_WHAT,
-    DECAY_WHAT,
+    DECAY_CASES,
     DECISION_CASES,
     DROPOUT_RATES,
     EVAL_RATES,
@@ -38,15 +40,24 @@ from autograder.probes.lab08_regularization import (
     IMAGES_WHAT,
     MAX_NORM_CASES,
     MAX_NORM_LINEARS,
+    MC_BF16_ROWS,
+    MC_BF16_WHAT,
+    MC_PARENTS,
     MC_RATES,
+    NESTED_DECAY_WHAT,
+    NESTED_MAX_NORM,
+    NESTED_MAX_NORM_WHAT,
+    NESTED_MC_PREDICT_WHAT,
     PLAIN_WHAT,
     SELU_WHAT,
     TRAINING_WHAT,
     TWO_POINT_WHAT,
-    OddlyNamed,
+    UNTOUCHED,
+    Nested,
     TwoBranches,
     call_text,
     max_norm_what,
+    nested_penalty_what,
 )
 
 PENALIZED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -63,6 +74,42 @@ def _kind(value: object) -> str:
     if isinstance(value, dict) and len(value) == 1 and "type" in value:
         return str(value["type"])
     return type(value).__name__
+
+
+def _is_nested(name: str) -> bool:
+    """Whether the parameter `name` (e.g. "head.0.bias") belongs to a module below the top level."""
+    return name.count(".") >= 2
+
+
+def _model_after(got, what: str) -> dict:
+    after = got[f"{what} after"]
+    expect(type(after) is dict and all(type(after.get(key)) is dict for key in
+                                       ("parameters", "grads", "requires_grad", "training")),
+           f"{what}: the model is no longer an nn.Module.")
+    return after
+
+
+# What a function that only reads the model must leave as it was, and what it says if not.
+UNTOUCHED_PARTS = (
+    ("grads", "wrote into {key}.grad: it must not touch p.grad (no backward(), no p.grad updates "
+              "inside); the caller's loss.backward() and optimizer.step() take care of gradients."),
+    ("parameters", "changed the parameter {key}: it must only read the model's parameters."),
+    ("requires_grad", "changed {key}.requires_grad: leave which parameters train to the caller."),
+    ("training", "changed the mode of the module {key!r}: leave the caller's modes as they are."),
+)
+
+
+def _expect_untouched(got, want, what: str, parts: tuple[str, ...]) -> None:
+    """The nested model after `what` has, in each of `parts`, what it had before the call."""
+    before, after = want[f"{what} before"], _model_after(got, what)
+    for part, message in UNTOUCHED_PARTS:
+        if part not in parts:
+            continue
+        for key, value in before[part].items():
+            mine = after[part].get(key, "missing")
+            same = torch.equal(mine, value) if type(value) is torch.Tensor and \
+                type(mine) is torch.Tensor else mine == value
+            expect(same, f"{what} " + message.format(key=key))
 
 
 # --- ℓ1 and ℓ2 penalties ---------------------------------------------------------------------
@@ -97,6 +144,9 @@ def _check_penalty(got, want, name: str, term, formula: str) -> None:
                     "must not be penalized.",
              named_weight: "it includes the weights of the BatchNorm/LayerNorm layers: only "
                            "nn.Linear and nn.Conv1d/2d/3d weights count (choose by module type)."}
+    top_level = total([f"{child}.weight" for child, module in model.named_children()
+                       if isinstance(module, PENALIZED)])
+    hints[top_level] = CHILDREN_HINT
     if name == "l2_penalty":
         hints[expected / 2] = "it has a factor ½: this lab's ℓ2 penalty is Σw², without ½."
         hints[expected ** 0.5] = "it is the norm ‖w‖; the penalty is the sum of squares Σw²."
@@ -111,6 +161,7 @@ def _check_penalty(got, want, name: str, term, formula: str) -> None:
            f"{name}(model) does not require grad: build it from the weights with tensor "
            "operations (no .item(), no .detach(), no torch.no_grad()), so the penalty's "
            "gradient reaches the weights.")
+    _check_nested_penalty(got, want, name, term, formula)
     grads = got["grads"]
     expect(type(grads) is dict and set(grads) == set(parameters),
            f"after {name}(model).sum().backward() the model's parameters changed names or number.")
@@ -126,6 +177,37 @@ def _check_penalty(got, want, name: str, term, formula: str) -> None:
             expect_tensor(grad, what=f"the gradient of {key}")
             expect(bool((grad == 0).all()),
                    f"the penalty has a gradient for {key}: only weights are penalized.")
+
+
+def _check_nested_penalty(got, want, name: str, term, formula: str) -> None:
+    """On a float64 model with layers two and three levels down and gradients already in .grad:
+    the same sum, in float64, and the model (its .grad included) left as it was."""
+    what = nested_penalty_what(name)
+    model = _structure(Nested)
+    parameters = want[f"{what} before"]["parameters"]
+
+    def total(modules) -> float:
+        return sum(term(parameters[f"{key}.weight"].double()).sum().item()
+                   for key, module in modules if isinstance(module, PENALIZED))
+
+    expected, top_level = total(model.named_modules()), total(model.named_children())
+    result = got[what]
+    expect(type(result) is torch.Tensor and result.numel() == 1,
+           f"{what} must return a one-element tensor, got {_kind(result)}.")
+    expect(result.dtype == want[what].dtype,
+           f"{what} returned a {result.dtype} penalty: keep the weights' dtype (sum out of place, "
+           "total = total + ..., not in place into a float32 torch.zeros).")
+    value = result.double().sum().item()
+    if not math.isclose(value, expected, rel_tol=1e-9) and math.isclose(value, top_level, rel_tol=1e-6):
+        fail(f"{what} = {value:.6g}, expected {expected:.6g} = {formula}: {CHILDREN_HINT}")
+    expect_close(value, expected, what=what, rtol=1e-6,
+                 hint=f"Sum {formula} over the `weight` of every nn.Linear and nn.Conv1d/2d/3d, "
+                      "however deeply nested, bias-free layers included.")
+    _expect_untouched(got, want, what, ("grads", "parameters", "requires_grad", "training"))
+
+
+CHILDREN_HINT = ("it sums only the layers directly inside the model (model.children()): walk "
+                 "model.modules(), which yields the nested layers too.")
 
 
 def test_l1_penalty(got, want):
@@ -162,27 +244,45 @@ def _groups(got, what: str) -> list[dict]:
     return groups
 
 
-def test_decay_param_groups(got, want):
-    groups = _groups(got, DECAY_WHAT)
+NESTED_GROUPS_HINT = ("walk model.modules() and classify each parameter by the module that holds "
+                      "it directly (named_parameters(recurse=False)), not by a top-level child "
+                      "from model.children().")
+
+
+def _check_groups(got, what: str, model_class: type[nn.Module], weight_decay: float) -> None:
+    """The groups `what` returned put each parameter of a `model_class` model in exactly one
+    group, with `weight_decay` for weights and 0.0 for biases and normalization parameters."""
+    groups = _groups(got, what)
     expect(all("params" in g["keys"] and type(g.get("params")) is list for g in groups),
            "each group needs a 'params' entry.")
     expect(all("weight_decay" in g["keys"] and "weight_decay" in g for g in groups),
            "give every group its own 'weight_decay' entry (weight_decay or 0.0), so it does not "
            "depend on the optimizer's default.")
-    weight_decay = 0.05
-    expected = _expected_decay(_structure(OddlyNamed))
+    expected = _expected_decay(_structure(model_class))
     seen: dict[str, float] = {}
     for group in groups:
         decay = number(group["weight_decay"], what="a group's weight_decay")
         for name in group["params"]:
+            expect(name != "None", f"{what}: a group holds None, the bias of a layer built with "
+                                   "bias=False: add a bias only if it is not None (or walk "
+                                   "named_parameters, which skips it).")
             expect(type(name) is str and name in expected,
                    "a group holds a tensor that is not a parameter of the model.")
             expect(name not in seen,
                    f"{name} is in two groups: every parameter must be in exactly one.")
             seen[name] = decay
     missing = [name for name in expected if name not in seen]
+    if missing and all(_is_nested(name) for name in missing):
+        fail(f"{what}: the parameters of nested modules ({', '.join(missing[:3])}, ...) are in no "
+             f"group: {NESTED_GROUPS_HINT}")
     expect(not missing, f"these parameters are in no group: {', '.join(missing)}. Every parameter "
                         "must be in exactly one group (the optimizer would not train the others).")
+    wrong = [name for name, (decays, _) in expected.items()
+             if seen[name] != (weight_decay if decays else 0.0)]
+    if wrong and all(_is_nested(name) for name in wrong):
+        fail(f"{what}: {wrong[0]} gets weight_decay={seen[wrong[0]]}, expected "
+             f"{weight_decay if expected[wrong[0]][0] else 0.0}, and only parameters of nested "
+             f"modules are wrong: {NESTED_GROUPS_HINT}")
     for name, (decays, kind) in expected.items():
         value = seen[name]
         if decays and value != weight_decay:
@@ -190,22 +290,33 @@ def test_decay_param_groups(got, want):
                  f"weight_decay={weight_decay}, got {value}. Decide by module type "
                  "(isinstance), not by the parameter's name.")
         if not decays and value != 0.0:
-            if kind not in ("Linear", "Conv2d"):
+            if kind not in ("Linear", "Conv1d", "Conv2d"):
                 fail(f"{name} belongs to an nn.{kind} (named {name.rsplit('.', 1)[0]!r}) and "
                      f"should get weight_decay=0.0, got {value}. Normalization parameters get no "
                      "decay: decide by module type (isinstance(module, (nn.BatchNorm1d, ...))), "
                      "not by the parameter's name.")
             fail(f"{name} is a bias and should get weight_decay=0.0, got {value}: biases get no decay.")
+
+
+def test_decay_param_groups(got, want):
+    (what, model_class, weight_decay), *nested_cases = DECAY_CASES
+    _check_groups(got, what, model_class, weight_decay)
     plain = _groups(got, PLAIN_WHAT)
     expect(all(type(g.get("params")) is list for g in plain), "each group needs a 'params' entry.")
     total = sum(len(g["params"]) for g in plain)
     expect(total == 4, f"a 2-layer MLP has 4 parameters (2 weights, 2 biases); the groups hold {total}.")
+    for what, model_class, weight_decay in nested_cases:
+        _check_groups(got, what, model_class, weight_decay)
+    _expect_untouched(got, want, NESTED_DECAY_WHAT, ("grads", "parameters", "requires_grad", "training"))
 
 
 # --- dropout ---------------------------------------------------------------------------------
 
 def _dropout_out(got, key: str, x: torch.Tensor) -> torch.Tensor:
     out = got[key]
+    expect(got[f"{key}{UNTOUCHED}"] is True,
+           f"{key} changed its input x in place: leave x as it is and return a new tensor "
+           "(x * mask / (1 - p); no mul_, zero_ or x[...] = 0 on x).")
     expect(type(out) is torch.Tensor, f"{key} must return a tensor, got {_kind(out)}.")
     expect(out.shape == x.shape, f"{key} changed the shape: {tuple(x.shape)} → {tuple(out.shape)}.")
     return out
@@ -216,8 +327,6 @@ def test_dropout(got, want):
     for p in DROPOUT_RATES:
         what = f"dropout(x, p={p}, training=True)"
         out = _dropout_out(got, what, x)
-        expect(got[f"{what} left x unchanged"] is True,
-               f"{what} changed x in place: return a new tensor.")
         dropped = out == 0
         fraction = dropped.double().mean().item()
         expect(abs(fraction - p) < 0.01,
@@ -257,6 +366,17 @@ def test_dropout(got, want):
                f"dropout(x, {p}, True) should raise a ValueError: p must lie in [0, 1].")
     out = _dropout_out(got, IMAGES_WHAT, want["images"])
     expect(out.dtype == torch.float64, f"dropout changed the dtype to {out.dtype}: keep x's dtype.")
+    half = want["bfloat16 batch"]
+    out = _dropout_out(got, BF16_WHAT, half)
+    expect(out.dtype == torch.bfloat16,
+           f"{BF16_WHAT} returned {out.dtype}: keep x's dtype (x * mask with a bool mask from "
+           "torch.rand_like(x) keeps it; a mask divided by (1 - p) on its own is float32).")
+    fraction = (out == 0).double().mean().item()
+    expect(abs(fraction - BF16_RATE) < 0.04,
+           f"{BF16_WHAT} zeroed {fraction:.1%} of the entries, expected about {BF16_RATE:.0%}.")
+    kept = out != 0
+    expect_close(out[kept].double(), half[kept].double() / (1 - BF16_RATE), rtol=1e-2, atol=1e-3,
+                 what=f"{BF16_WHAT}: the kept entries", hint="Kept entries are x / (1 - p).")
     out = _dropout_out(got, GRAD_WHAT, want["leaf"])
     expect(got[f"{GRAD_WHAT} requires grad"] is True,
            "dropout's output must stay in the autograd graph (no .detach(), no torch.no_grad()): "
@@ -292,12 +412,26 @@ def test_mc_dropout(got, want):
             expect_close(out[kept], x[kept] / (1 - p), rtol=1e-5, atol=1e-6,
                          what=f"McDropout({p}) in {mode} mode: the kept entries",
                          hint="Scale the kept entries by 1 / (1 - p), as nn.Dropout does.")
-    first, second = (got[f"model output, {call} call"] for call in ("first", "second"))
-    expect(type(first) is torch.Tensor and type(second) is torch.Tensor
-           and first.shape == second.shape == want["model output, first call"].shape,
-           "a model with McDropout must return a tensor of logits (20, 3).")
-    expect(not torch.equal(first, second),
-           "a model in eval mode with McDropout gave the same output twice: it must stay random.")
+    for key, _, what, dtype in MC_PARENTS:
+        first, second = (got[f"{key} output, {call} call"] for call in ("first", "second"))
+        expect(type(first) is torch.Tensor and type(second) is torch.Tensor
+               and first.shape == second.shape == want[f"{key} output, first call"].shape,
+               f"{what} must return a tensor of logits (20, 3).")
+        expect(first.dtype == dtype, f"{what} returned {first.dtype} logits: McDropout must keep "
+                                     "its input's dtype.")
+        expect(not torch.equal(first, second),
+               f"{what} gave the same output twice: McDropout must sample whatever its mode, also "
+               "when a parent model is switched to .eval() (which calls train(False) on every "
+               "submodule, never their own eval()).")
+    out = got[f"{MC_BF16_WHAT} output"]
+    expect(type(out) is torch.Tensor and out.shape == x[:MC_BF16_ROWS].shape,
+           f"{MC_BF16_WHAT} must return a tensor shaped like its input.")
+    expect(out.dtype == torch.bfloat16,
+           f"{MC_BF16_WHAT} returned {out.dtype}: keep the input's dtype (a bool mask times the "
+           "input keeps it; a float32 mask makes it float32).")
+    fraction = (out == 0).double().mean().item()
+    expect(abs(fraction - 0.5) < 0.015,
+           f"{MC_BF16_WHAT} zeroed {fraction:.1%} of the entries, expected about 50%.")
     out = got["McDropout(0.0) output"]
     expect(type(out) is torch.Tensor and out.shape == x.shape and torch.equal(out, x),
            "McDropout(0.0) must return its input unchanged.")
@@ -394,6 +528,19 @@ def test_mc_predict(got, want):
            "mc_predict must put a model that was in training mode back in training mode "
            "(model.train(was_training)).")
 
+    # 4. A dropout layer nested two levels down (model.children() misses it), in float64.
+    mean, std = _mc_result(got, NESTED_MC_PREDICT_WHAT, (16, 3))
+    expect(float(std.double().max()) > 1e-3,
+           f"{NESTED_MC_PREDICT_WHAT}: std is 0 everywhere, so the nested nn.Dropout stayed off: "
+           "switch on every dropout layer found by model.modules() (model.children() sees only "
+           "the top level).")
+    expect(mean.dtype == std.dtype == torch.float64,
+           f"{NESTED_MC_PREDICT_WHAT} returned {mean.dtype} and {std.dtype}: keep the model's "
+           "dtype (torch.stack the samples' probabilities rather than filling a float32 tensor).")
+    expect(not any(_modes(got, NESTED_MC_PREDICT_WHAT)),
+           "mc_predict must leave a model that was in eval mode in eval mode, nested modules "
+           "included.")
+
 
 # --- max-norm --------------------------------------------------------------------------------
 
@@ -444,6 +591,38 @@ def test_apply_max_norm(got, want):
             expect(value.shape == before[key].shape and torch.equal(value, before[key]),
                    f"{what} changed {key}: only nn.Linear weights are constrained (no biases, "
                    "no normalization or convolution layers).")
+    _check_nested_max_norm(got, want)
+
+
+def _check_nested_max_norm(got, want) -> None:
+    """Linear layers two and three levels down, bias-free ones, and a weight with a row of zeros."""
+    what = NESTED_MAX_NORM_WHAT
+    got[what]
+    before, after = want[f"{what} before"]["parameters"], _model_after(got, what)["parameters"]
+    weights = {f"{name}.weight": name for name, module in _structure(Nested).named_modules()
+               if isinstance(module, nn.Linear)}
+    for key, layer in weights.items():
+        original, weight = before[key], _state_tensor(after, key, what)
+        expected = torch.renorm(original, p=2, dim=0, maxnorm=NESTED_MAX_NORM)
+        if weight.shape == expected.shape and torch.allclose(weight, expected, rtol=1e-5, atol=1e-6):
+            continue
+        if weight.shape == original.shape and bool(weight.isnan().any()):
+            fail(f"{what} turned the row of zeros in {key} into NaN (0 / 0): divide by the norm "
+                 "plus eps, or rescale only the rows whose norm exceeds max_norm.")
+        if "." in layer and weight.shape == original.shape and torch.equal(weight, original):
+            fail(f"{what} left {key} unchanged, an nn.Linear nested inside "
+                 f"{layer.rsplit('.', 1)[0]!r}: walk model.modules(), which yields nested layers "
+                 "too, not model.children().")
+        expect_close(weight, expected, rtol=1e-5, atol=1e-6, what=f"{what}: {key}",
+                     hint="Each row whose norm exceeds max_norm is multiplied by max_norm / norm; "
+                          "the others, rows of zeros included, are unchanged.")
+    for key, value in before.items():
+        if key not in weights:
+            mine = _state_tensor(after, key, what)
+            expect(mine.shape == value.shape and torch.equal(mine, value),
+                   f"{what} changed {key}: only nn.Linear weights are constrained (no biases, "
+                   "no normalization or convolution layers).")
+    _expect_untouched(got, want, what, ("grads", "requires_grad", "training"))
 
 
 # --- early stopping --------------------------------------------------------------------------

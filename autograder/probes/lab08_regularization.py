@@ -44,6 +44,52 @@ def _requires_grad(value: object) -> bool:
     return isinstance(value, torch.Tensor) and bool(value.requires_grad)
 
 
+# --- contracts: a nested float64 model, for every exercise that walks a model ----------------
+
+class Block(nn.Module):
+    """A custom block: a bias-free Linear and a LayerNorm one level down, a bias-free Conv1d."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = nn.Sequential(nn.Linear(6, 5, bias=False), nn.LayerNorm(5))
+        self.conv = nn.Conv1d(1, 2, 3, bias=False)
+
+
+class Nested(nn.Module):
+    """Layers two and three levels down (model.children() sees only `stem`, `blocks`, `head`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Linear(4, 6)
+        self.blocks = nn.ModuleList([Block(), nn.Sequential(Block(), nn.ReLU())])
+        self.head = nn.Linear(5, 3, bias=False)
+
+
+ZERO_ROW = "blocks.1.0.inner.0.weight"
+
+
+def nested_model() -> Nested:
+    """A float64 `Nested` whose parameters hold a gradient from an earlier backward, and whose
+    weight ZERO_ROW has a row of zeros."""
+    torch.manual_seed(12)
+    model = Nested().double()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.8 + (1.0 if parameter.ndim == 1 else 0.0))
+            parameter.grad = torch.full_like(parameter, 0.25)
+        model.get_parameter(ZERO_ROW)[0] = 0.0
+    return model
+
+
+def _on_nested(see, what: str, function, *args, record: bool = True) -> tuple[Nested, object]:
+    """Call `function(model, *args)` on a fresh nested model; record the model before and after."""
+    model = nested_model()
+    see(f"{what} before", model)
+    result = see.call(what, function, model, *args, what=what, record=record)
+    see(f"{what} after", model)
+    return model, result
+
+
 # --- ℓ1 and ℓ2 penalties ---------------------------------------------------------------------
 
 class TwoBranches(nn.Module):
@@ -72,8 +118,13 @@ def _probe_penalty(see, penalty, name: str) -> None:
     see("parameters", dict(model.named_parameters()))
     result = see.call("penalty", penalty, model, what=f"{name}(model)")
     see("penalty requires grad", _requires_grad(result))
+    _on_nested(see, nested_penalty_what(name), penalty)
     see.call("backward", _backward, result, what=f"{name}(model).sum().backward()", record=False)
     see("grads", _grads(model))
+
+
+def nested_penalty_what(name: str) -> str:
+    return f"{name}(model) on a nested float64 model"
 
 
 @probe
@@ -119,7 +170,8 @@ def describe_groups(groups: object, model: nn.Module) -> object:
             continue
         entry = {"keys": [str(key) for key in group]}
         if "params" in group:
-            entry["params"] = [names.get(id(parameter)) for parameter in list(group["params"])]
+            entry["params"] = ["None" if parameter is None else names.get(id(parameter))
+                               for parameter in list(group["params"])]
         if "weight_decay" in group:
             entry["weight_decay"] = group["weight_decay"]
         described.append(entry)
@@ -128,6 +180,9 @@ def describe_groups(groups: object, model: nn.Module) -> object:
 
 DECAY_WHAT = "decay_param_groups(model, 0.05)"
 PLAIN_WHAT = "decay_param_groups on a plain MLP"
+NESTED_DECAY_WHAT = "decay_param_groups(model, 0.02) on a nested model"
+# (what, the model's class, weight_decay): the groups are judged by the module types of the class.
+DECAY_CASES = ((DECAY_WHAT, OddlyNamed, 0.05), (NESTED_DECAY_WHAT, Nested, 0.02))
 
 
 @probe
@@ -137,6 +192,9 @@ def test_decay_param_groups(see, decay_param_groups):
         groups = see.call(what, decay_param_groups, model, weight_decay, what=what, record=False)
         see.call(f"{what} groups", describe_groups, groups, model,
                  what=f"reading the groups {what} returned")
+    model, groups = _on_nested(see, NESTED_DECAY_WHAT, decay_param_groups, 0.02, record=False)
+    see.call(f"{NESTED_DECAY_WHAT} groups", describe_groups, groups, model,
+             what=f"reading the groups {NESTED_DECAY_WHAT} returned")
 
 
 # --- dropout ---------------------------------------------------------------------------------
@@ -146,24 +204,28 @@ EVAL_RATES = (0.0, 0.3, 1.0)
 BAD_RATES = (-0.1, 1.5)
 GRAD_WHAT = "dropout on a tensor that requires grad"
 IMAGES_WHAT = "dropout on a float64 batch of images"
+BF16_WHAT = "dropout on a bfloat16 batch"
+BF16_RATE = 0.25
+UNTOUCHED = " left its input unchanged"
 
 
 def _run_dropout(see, dropout, key: str, x: torch.Tensor, p: float, training: bool) -> object:
+    """Call the student's dropout; record its output, and whether `x` is as it was (every call)."""
+    original = x.detach().clone()
     with forbidden(F, F_DROPOUTS, NO_LIBRARY_DROPOUT), \
             forbidden(torch, TORCH_DROPOUTS, NO_LIBRARY_DROPOUT), \
             forbidden(nn, NN_DROPOUTS, NO_LIBRARY_DROPOUT):
-        return see.call(key, dropout, x, p, training, what=key)
+        returned = see.call(key, dropout, x, p, training, what=key)
+    see(f"{key}{UNTOUCHED}", torch.equal(x.detach(), original))
+    return returned
 
 
 @probe
 def test_dropout(see, dropout):
     torch.manual_seed(20)
     x = see("x", torch.rand(200, 500) + 0.5)
-    original = x.clone()
     for p in DROPOUT_RATES:
-        key = f"dropout(x, p={p}, training=True)"
-        _run_dropout(see, dropout, key, x, p, True)
-        see(f"{key} left x unchanged", torch.equal(x, original))
+        _run_dropout(see, dropout, f"dropout(x, p={p}, training=True)", x, p, True)
     _run_dropout(see, dropout, "dropout(x, 0.5, True)", x, 0.5, True)
     _run_dropout(see, dropout, "dropout(x, 0.5, True) called again", x, 0.5, True)
     for p in EVAL_RATES:
@@ -174,6 +236,9 @@ def test_dropout(see, dropout):
         see.raises(f"dropout(x, {p}, True)", dropout, x, p, True)
     images = see("images", torch.rand(8, 3, 6, 6, dtype=torch.float64) + 0.5)
     _run_dropout(see, dropout, IMAGES_WHAT, images, 0.25, True)
+    drawn = torch.Generator().manual_seed(21)  # the same batch whatever the dropout drew before
+    half = see("bfloat16 batch", (torch.rand(64, 64, generator=drawn) + 0.5).bfloat16())
+    _run_dropout(see, dropout, BF16_WHAT, half, BF16_RATE, True)
     leaf = see("leaf", (torch.rand(50, 40) + 0.5).requires_grad_())
     out = _run_dropout(see, dropout, GRAD_WHAT, leaf, 0.4, True)
     see(f"{GRAD_WHAT} requires grad", _requires_grad(out))
@@ -195,6 +260,20 @@ def _mc_model(McDropout: type) -> nn.Module:
     return nn.Sequential(nn.Linear(10, 10), McDropout(0.5), nn.Linear(10, 3)).eval()
 
 
+def _nested_mc_model(McDropout: type) -> nn.Module:
+    inner = nn.Sequential(nn.Linear(10, 10), McDropout(0.5))
+    return nn.Sequential(nn.Sequential(inner, nn.ReLU()), nn.Linear(10, 3)).double().eval()
+
+
+NESTED_MC_WHAT = "a float64 model with McDropout two levels down, switched to .eval()"
+MC_BF16_WHAT = "McDropout(0.5) in eval mode on a bfloat16 batch"
+MC_BF16_ROWS = 100
+# (key, builder, what, input dtype): parent models switched to .eval(), each called twice.
+MC_PARENTS = (("model", _mc_model, "nn.Sequential(nn.Linear(10, 10), McDropout(0.5), "
+               "nn.Linear(10, 3)).eval()", torch.float32),
+              ("nested model", _nested_mc_model, NESTED_MC_WHAT, torch.float64))
+
+
 @probe
 def test_mc_dropout(see, McDropout):
     see("subclasses nn.Dropout", isinstance(McDropout, type) and issubclass(McDropout, nn.Dropout))
@@ -208,12 +287,16 @@ def test_mc_dropout(see, McDropout):
             see.call(f"McDropout({p}).{mode}()", _set_mode, layer, mode,
                      what=f"McDropout({p}).{mode}()", record=False)
             see.call(f"McDropout({p}) in {mode} mode", layer, x, what=f"McDropout({p}) in {mode} mode")
-    model = see.call("model", _mc_model, McDropout, record=False,
-                     what="nn.Sequential(nn.Linear(10, 10), McDropout(0.5), nn.Linear(10, 3)).eval()")
-    inputs = torch.randn(20, 10)
-    with torch.no_grad():
-        for call in ("first", "second"):
-            see.call(f"model output, {call} call", model, inputs, what="a model with McDropout")
+    for key, build, what, dtype in MC_PARENTS:
+        model = see.call(key, build, McDropout, record=False, what=what)
+        inputs = torch.randn(20, 10, dtype=dtype)
+        with torch.no_grad():
+            for call in ("first", "second"):
+                see.call(f"{key} output, {call} call", model, inputs, what=what)
+    half = see.call(MC_BF16_WHAT, McDropout, 0.5, what="McDropout(0.5)", record=False)
+    see.call(f"{MC_BF16_WHAT}: .eval()", _set_mode, half, "eval", what="McDropout(0.5).eval()",
+             record=False)
+    see.call(f"{MC_BF16_WHAT} output", half, x[:MC_BF16_ROWS].bfloat16(), what=MC_BF16_WHAT)
     identity = see.call("McDropout(0.0)", McDropout, 0.0, what="McDropout(0.0)", record=False)
     see.call("McDropout(0.0).eval()", _set_mode, identity, "eval", what="McDropout(0.0).eval()",
              record=False)
@@ -241,6 +324,7 @@ BN_WHAT = "mc_predict(model, X, n_samples=7)"
 TWO_POINT_WHAT = "mc_predict(model, X)"
 SELU_WHAT = "mc_predict on a SELU net"
 TRAINING_WHAT = "mc_predict(model, X, n_samples=30)"
+NESTED_MC_PREDICT_WHAT = "mc_predict on a float64 model with its dropout two levels down"
 
 
 @probe
@@ -286,6 +370,14 @@ def test_mc_predict(see, mc_predict):
     see(f"{TRAINING_WHAT} rows", rows)
     see(f"{TRAINING_WHAT} model after", net)
 
+    # 4. A dropout layer nested two levels down (model.children() misses it), in float64.
+    torch.manual_seed(44)
+    nested = nn.Sequential(nn.Sequential(nn.Linear(5, 16), nn.Sequential(nn.ReLU(), nn.Dropout(0.5))),
+                           nn.Linear(16, 3)).double().eval()
+    _mc_predict(see, mc_predict, NESTED_MC_PREDICT_WHAT, nested,
+                torch.randn(16, 5, dtype=torch.float64), 20)
+    see(f"{NESTED_MC_PREDICT_WHAT} model after", nested)
+
 
 # --- max-norm --------------------------------------------------------------------------------
 
@@ -318,6 +410,10 @@ def _leaf_facts(module: object) -> dict[str, bool]:
             "grad_fn": getattr(weight, "grad_fn", None) is not None}
 
 
+NESTED_MAX_NORM = 1.5
+NESTED_MAX_NORM_WHAT = f"apply_max_norm_(model, max_norm={NESTED_MAX_NORM}) on a nested model"
+
+
 @probe
 def test_apply_max_norm(see, apply_max_norm_):
     for max_norm, dim in MAX_NORM_CASES:
@@ -330,6 +426,7 @@ def test_apply_max_norm(see, apply_max_norm_):
             all(a is b for a, b in zip(parameters, model.parameters(), strict=False)))
         see(f"{what} weights", [_leaf_facts(model[index]) for index in MAX_NORM_LINEARS])
         see(f"{what} after", model.state_dict())
+    _on_nested(see, NESTED_MAX_NORM_WHAT, apply_max_norm_, NESTED_MAX_NORM, record=False)
 
 
 # --- early stopping --------------------------------------------------------------------------

@@ -9,7 +9,103 @@ def _stopping_mistake(name: str, *changes: tuple[str, str]) -> Variant:
     return wrong(name, "early_stopping", source, "test_early_stopping")
 
 
+def _mistake(name: str, cell: str, fails: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference `cell`, written as the edit that makes it."""
+    return wrong(name, cell, edited("lab08_regularization", cell, *changes), fails)
+
+
+# Mistakes that break a contract the visible tests do not show: nested models, dtypes,
+# side effects on the caller's tensors and models, edge inputs (a row of zeros, no bias).
+CONTRACT_MISTAKES = [
+    _mistake("ℓ1 penalty over model.children() only (nested layers missed)", "l1_penalty",
+             "test_l1_penalty", ("model.modules()", "model.children()")),
+    _mistake("ℓ2 penalty that backpropagates itself into p.grad", "l2_penalty", "test_l2_penalty",
+             ("    return total\n", "    total.backward(retain_graph=True)\n    return total\n")),
+    _mistake("ℓ2 penalty summed in place into a float32 zero (float64 becomes float32)",
+             "l2_penalty", "test_l2_penalty",
+             ("total = total + module.weight.pow(2).sum()", "total += module.weight.pow(2).sum()")),
+    _mistake("decay groups over model.children() only (nested parameters in no group)",
+             "decay_param_groups", "test_decay_param_groups", ("model.modules()", "model.children()")),
+    wrong("decay groups that classify each top-level child's parameters by that child",
+          "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+    decay, no_decay = [], []
+    for child in model.children():
+        for name, parameter in child.named_parameters():
+            if isinstance(child, norms) or name == "bias":
+                no_decay.append(parameter)
+            else:
+                decay.append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+''', "test_decay_param_groups"),
+    wrong("decay groups holding the bias of every layer, None for bias=False", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+    layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    decay, no_decay = [], []
+    for module in model.modules():
+        if isinstance(module, layers):
+            decay.append(module.weight)
+            no_decay.append(module.bias)
+        elif isinstance(module, norms):
+            no_decay.extend(module.parameters(recurse=False))
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+''', "test_decay_param_groups"),
+    _mistake("decay groups that add the decay into p.grad", "decay_param_groups",
+             "test_decay_param_groups",
+             ("                decay.append(parameter)\n",
+              "                decay.append(parameter)\n"
+              "                if parameter.grad is not None:\n"
+              "                    parameter.grad.add_(parameter.detach(), alpha=weight_decay)\n")),
+    _mistake("dropout that zeroes its input in place when p = 1", "dropout", "test_dropout",
+             ("return torch.zeros_like(x)", "return x.zero_()")),
+    _mistake("dropout with the mask scaled on its own (bfloat16 becomes float32)", "dropout",
+             "test_dropout", ("return x * keep / (1.0 - p)", "return x * (keep / (1.0 - p))")),
+    wrong("McDropout that overrides eval() (a parent's .eval() still switches it off)",
+          "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def eval(self):
+        return self  # stay in training mode
+''', "test_mc_dropout"),
+    wrong("McDropout with a float32 mask (bfloat16 becomes float32)", "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def forward(self, input):
+        mask = (torch.rand(input.shape) >= self.p).float()
+        return input * mask / (1 - self.p)
+''', "test_mc_dropout"),
+    _mistake("mc_predict switching on the dropout layers among model.children() only",
+             "mc_predict", "test_mc_predict",
+             ("for module in model.modules():", "for module in model.children():")),
+    wrong("mc_predict filling a float32 tensor (float64 becomes float32)", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    probas = None
+    with torch.no_grad():
+        for index in range(n_samples):
+            sample = torch.softmax(model(X), dim=-1)
+            if probas is None:
+                probas = torch.zeros(n_samples, *sample.shape)
+            probas[index] = sample
+    model.train(was_training)
+    return probas.mean(dim=0), probas.std(dim=0, correction=0)
+''', "test_mc_predict"),
+    _mistake("mc_predict restoring only the top module's flag (model.training = ...)", "mc_predict",
+             "test_mc_predict", ("model.train(was_training)", "model.training = was_training")),
+    _mistake("max-norm without eps: a row of zeros becomes NaN", "apply_max_norm", "test_apply_max_norm",
+             ("/ (norms + eps)", "/ norms")),
+    _mistake("max-norm over model.children() only (nested Linear layers missed)", "apply_max_norm",
+             "test_apply_max_norm", ("model.modules()", "model.children()")),
+]
+
 MISTAKES = [
+    *CONTRACT_MISTAKES,
     wrong("ℓ1 penalty includes the biases", "l1_penalty", '''
 def l1_penalty(model):
     total = torch.zeros(())
@@ -474,6 +570,73 @@ class EarlyStopping:
     def restore(self, model):
         if self.saved:
             model.load_state_dict(self.saved)
+'''),
+    right("ℓ1 penalty by recursion over children()", "l1_penalty", '''
+def l1_penalty(model):
+    total = 0.0
+    if isinstance(model, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        total = model.weight.abs().sum()
+    for child in model.children():
+        total = total + l1_penalty(child)
+    return total
+'''),
+    right("decay groups by recursion over children(), _NormBase for batch norm", "decay_param_groups", '''
+def decay_param_groups(model, weight_decay):
+    norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    decay, no_decay = [], []
+
+    def visit(module):
+        for name, parameter in module.named_parameters(recurse=False):
+            (no_decay if isinstance(module, norms) or name == "bias" else decay).append(parameter)
+        for child in module.children():
+            visit(child)
+
+    visit(model)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+'''),
+    right("dropout with empty_like(x).bernoulli_", "dropout", '''
+def dropout(x, p, training):
+    if p < 0 or p > 1:
+        raise ValueError(p)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    return x * torch.empty_like(x).bernoulli_(1 - p) / (1 - p)
+'''),
+    right("McDropout from scratch with a bool mask", "mc_dropout", '''
+class McDropout(nn.Dropout):
+    def forward(self, input):
+        if self.p == 1:
+            return torch.zeros_like(input)
+        keep = torch.rand_like(input) >= self.p
+        return input * keep / (1 - self.p)
+'''),
+    right("mc_predict filling a tensor of the samples' dtype", "mc_predict", '''
+def mc_predict(model, X, n_samples=100):
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    with torch.no_grad():
+        first = torch.softmax(model(X), dim=-1)
+        probas = torch.empty(n_samples, *first.shape, dtype=first.dtype)
+        probas[0] = first
+        for index in range(1, n_samples):
+            probas[index] = torch.softmax(model(X), dim=-1)
+    for module, mode in modes.items():
+        module.training = mode
+    return probas.mean(dim=0), probas.std(dim=0)
+'''),
+    right("apply_max_norm_ dividing by norms clamped at eps", "apply_max_norm", '''
+def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                norms = module.weight.norm(dim=dim, keepdim=True)
+                module.weight.mul_((max_norm / norms.clamp(min=eps)).clamp(max=1.0))
 '''),
     right("Q3 as a decimal", "q3_dropout_scale", "Q3 = 1.25"),
     right("Q4 as a decimal", "q4_sgd_weight_decay", "Q4 = 0.001"),
