@@ -9,8 +9,15 @@ shape (state kept per parameter), on a model with two parameter groups and a par
 gradient, with the learning rate changed halfway (as a scheduler does), across a state_dict save
 and load, and through `step(closure)`. Before that: the class must subclass
 `torch.optim.Optimizer` directly, declare PyTorch's defaults and put them in its parameter
-groups, and raise ValueError on invalid arguments. `prune_smallest` must zero exactly the
-weights that `torch.nn.utils.prune.global_unstructured` (the reference) zeroes.
+groups, and raise ValueError on invalid arguments. After those runs, the contracts: parameters
+without a gradient (frozen, unused, or every one before the first backward()) stay as they are;
+step() leaves each p.grad as the caller's backward() left it (weight decay is not written into
+p.grad); every hyperparameter, set per parameter group and changed before every step, is
+followed as the reference follows it (an optimizer that reads it from self or self.defaults
+fails, with a message that says to read it from each group at every step); the state of a
+float64 parameter is float64, and the state of a parameter on another device (meta) is built
+there. `prune_smallest` must zero exactly the weights that
+`torch.nn.utils.prune.global_unstructured` (the reference) zeroes.
 """
 
 from __future__ import annotations
@@ -27,7 +34,15 @@ from autograder.checks.core import (
     fail,
     number_question,
 )
-from autograder.probes.lab06_optimizers import INPUTS, PRUNE_AMOUNTS, Inputs, Run, shown
+from autograder.probes.lab06_optimizers import (
+    FROZEN_STEPS,
+    INPUTS,
+    NO_GRAD,
+    PRUNE_AMOUNTS,
+    Inputs,
+    Run,
+    shown,
+)
 
 TOLERANCE = 1e-6
 
@@ -190,10 +205,24 @@ def _check_validation(name: str, inputs: Inputs, spec: Spec, got) -> None:
 
 
 _WHAT = {"single": "a single weight matrix", "twins": "three parameters of the same shape",
-         "groups": "a model with two parameter groups and a parameter without gradient"}
+         "groups": "a model with two parameter groups and a parameter without gradient",
+         "pair": "a model with two parameter groups"}
+
+
+def _vary_failure(name: str, inputs: Inputs, run: Run, step: int, gap: float) -> str:
+    key = run.vary
+    return (f"{name} does not follow group[{key!r}] as torch.optim.{inputs.torch_name} does (with "
+            f"{key} different in each parameter group and changed before every step, as a "
+            f"scheduler such as OneCycleLR cycles momentum and betas, its parameters after step "
+            f"{step} differ by {gap:.3g}): read {key} from each param group at every step "
+            f"(group[{key!r}] inside the loop over self.param_groups), not from self, self.defaults "
+            "or a value saved in the state.")
 
 
 def _hint(spec: Spec, run: Run) -> str:
+    if run.vary is not None:
+        return (f"The hidden tests had set group[{run.vary!r}] to a different value in each "
+                "parameter group and changed it before every step, as a scheduler does.")
     if run.key.startswith("config "):
         return spec.hints[run.config]
     return {"twins": _STATE_HINT, "groups": _GROUP_HINT,
@@ -216,7 +245,7 @@ def _compare(name: str, inputs: Inputs, spec: Spec, run: Run, got, want) -> None
     _check_delegates(name, _read(got, f"{run.key} delegates", hint))
     mine, theirs = _read(got, f"{run.key} parameters", hint), want[f"{run.key} parameters"]
     names = want[f"{run.key} names"]
-    arguments = shown(inputs.arguments(run.config)) or "defaults"
+    arguments = shown(inputs.run_arguments(run)) or "defaults"
     extra = (f" with the learning rate scaled by 0.3 after step {run.steps // 2}" if run.schedule else
              f", saved and reloaded through state_dict after step {run.resume_at}"
              if run.resume_at is not None else " with step(closure)" if run.closure else "")
@@ -232,6 +261,8 @@ def _compare(name: str, inputs: Inputs, spec: Spec, run: Run, got, want) -> None
                    f"{tuple(b.shape)}: update each parameter in place (p.add_, p.addcdiv_, ...).")
             gap = (a.double() - b.double()).abs().max().item()
             if not gap <= TOLERANCE * (1 + b.double().abs().max().item()):
+                if run.vary is not None:
+                    fail(_vary_failure(name, inputs, run, step, gap))
                 fail(f"{label}: after step {step} of {len(theirs)}, parameter {parameter!r} differs "
                      f"from torch.optim.{inputs.torch_name}'s by {gap:.3g} (tolerance {TOLERANCE:g}). "
                      f"{hint}")
@@ -246,6 +277,121 @@ def _compare(name: str, inputs: Inputs, spec: Spec, run: Run, got, want) -> None
                    f"{loss:.6g}. {_CLOSURE_HINT}")
 
 
+# --- Contracts -----------------------------------------------------------------------------------
+
+_NO_GRAD_HINT = ("skip every parameter whose .grad is None (`if p.grad is None: continue`, before "
+                 "any weight decay, momentum or state), as torch.optim does")
+
+
+def _close(a: object, b: torch.Tensor) -> tuple[bool, float]:
+    """Whether tensor `a` is within the tolerance of `b`, and by how much they differ."""
+    if type(a) is not torch.Tensor or a.shape != b.shape:
+        return False, math.inf
+    gap = (a.double() - b.double()).abs().max().item() if b.numel() else 0.0
+    return gap <= TOLERANCE * (1 + b.double().abs().max().item()), gap
+
+
+def _check_no_grad(name: str, inputs: Inputs, got, want) -> None:
+    """Parameters without a gradient (at a step) stay exactly where the reference leaves them."""
+    hint = ("The hidden tests had called step() before any backward(), and on a model with "
+            f"parameters whose .grad is None: {_NO_GRAD_HINT}.")
+    mine, theirs = _read(got, "frozen parameters", hint), want["frozen parameters"]
+    names = want["frozen names"]
+    expect(type(mine) is list and len(mine) == len(theirs),
+           f"{name}: the hidden tests could not read the parameters of the model with frozen parameters.")
+    for step, (after, expected) in enumerate(zip(mine, theirs, strict=True)):
+        expect(type(after) is list and len(after) == len(expected),
+               f"{name}: the hidden tests could not read the parameters after step {step}.")
+        without = set(names) if step == 0 else {
+            parameter for parameter, grad in want[f"frozen grads before {step}"].items() if grad is None}
+        for parameter, a, b in zip(names, after, expected, strict=True):
+            if parameter not in without or _close(a, b)[0]:
+                continue
+            if step == 0:
+                fail(f"{name}.step() called before any backward() changed parameter {parameter!r} "
+                     f"though no parameter had a gradient: {_NO_GRAD_HINT}.")
+            fail(f"{name}.step() changed parameter {parameter!r} at step {step} though it has no "
+                 f"gradient (it is {NO_GRAD.get(parameter, 'without .grad')}): {_NO_GRAD_HINT}.")
+
+
+def _check_grads_untouched(name: str, inputs: Inputs, spec: Spec, got, want) -> None:
+    """step() leaves every p.grad as backward() left it (the reference's, after its step)."""
+    decay = (" (weight decay goes into a new tensor, g = p.grad.add(p, alpha=weight_decay), "
+             "not into p.grad.add_(...))" if "weight_decay" in spec.defaults else "")
+    advice = (f"leave the caller's .grad as it was and compute the update in new tensors{decay}, "
+              f"as torch.optim.{inputs.torch_name} does.")
+    for step in range(1, FROZEN_STEPS + 1):
+        before, after = got[f"frozen grads before {step}"], got[f"frozen grads after {step}"]
+        expected = want[f"frozen grads after {step}"]
+        expect(type(before) is dict and type(after) is dict,
+               f"{name}: the hidden tests could not read the gradients at step {step}.")
+        for parameter, wanted in expected.items():
+            if wanted is None:
+                continue
+            was, now = before.get(parameter), after.get(parameter)
+            if now is None:
+                fail(f"{name}.step() set p.grad of parameter {parameter!r} to None (at step {step}): "
+                     "leave the caller's .grad as backward() left it (clearing it is zero_grad()'s "
+                     f"job, called by the caller), as torch.optim.{inputs.torch_name} does.")
+            same, gap = _close(now, was) if type(was) is torch.Tensor else (False, math.inf)
+            if not (same and type(was) is torch.Tensor and torch.equal(now, was)):
+                fail(f"{name}.step() changed p.grad of parameter {parameter!r} (by up to {gap:.3g} "
+                     f"at step {step}): {advice}")
+            expect(_close(now, wanted)[0],
+                   f"{name}: the gradients at step {step} differ from those of "
+                   f"torch.optim.{inputs.torch_name}'s run: {advice}")
+
+
+def _state_tensors(name: str, summary: object) -> list[tuple[str, str, str, str]]:
+    """(parameter, key, dtype, device) of each state tensor of more than one element (a step
+    count may be a one-element tensor of any dtype), from a recorded state summary."""
+    expect(type(summary) is dict, f"{name}: the hidden tests could not read its state.")
+    found = []
+    for parameter, facts in summary.items():
+        expect(type(facts) is dict and type(facts.get("state")) is list,
+               f"{name}: the hidden tests could not read its state.")
+        for entry in facts["state"]:
+            expect(type(entry) is list and len(entry) == 4,
+                   f"{name}: the hidden tests could not read its state.")
+            key, dtype, device, numel = entry
+            if type(numel) is int and numel > 1:
+                found.append((parameter, str(key), str(dtype), str(device)))
+    return found
+
+
+def _check_state_dtype(name: str, got, want) -> None:
+    reference = want["frozen state"]
+    for parameter, key, dtype, _ in _state_tensors(name, got["frozen state"]):
+        wanted = reference.get(parameter, {}).get("dtype", "torch.float64")
+        if dtype != wanted:
+            fail(f"{name} keeps self.state[p][{key!r}] as {dtype.removeprefix('torch.')} for a "
+                 f"{wanted.removeprefix('torch.')} parameter: build "
+                 "the state like the parameter, with torch.zeros_like(p) (not torch.zeros(p.shape)), "
+                 "so that a float64 model keeps float64 state.")
+
+
+# How PyTorch says that one operation mixed tensors of two devices.
+_MIXED_DEVICES = ("expected device", "same device", "two devices")
+
+
+def _check_state_device(name: str, got, want) -> None:
+    reference = want["meta state"]
+    for parameter, key, _, device in _state_tensors(name, got["meta state"]):
+        wanted = reference.get(parameter, {}).get("device", "meta")
+        if device != wanted:
+            fail(f"{name} builds self.state[p][{key!r}] on the {device} device for a parameter on "
+                 f"the {wanted} device: build the state with torch.zeros_like(p) (or "
+                 "device=p.device, dtype=p.dtype), so that it follows the parameters to a GPU.")
+    outcome = got["meta steps"]
+    expect(type(outcome) is dict, f"{name}: the hidden tests could not read its steps on the meta device.")
+    message = str(outcome.get("message"))
+    mixed = any(words in message for words in _MIXED_DEVICES)  # not an op meta cannot run
+    if outcome.get("raised") and want["meta steps"]["raised"] is None and mixed:
+        fail(f"{name}.step() on a parameter on the meta device raised {outcome['raised']} "
+             f"({message}): build the state with torch.zeros_like(p) (or device=p.device, "
+             "dtype=p.dtype), so that it lives on the parameter's device.")
+
+
 def _check_optimizer(name: str, got, want) -> None:
     inputs, spec = INPUTS[name], SPECS[name]
     _check_class(name, got["class"])
@@ -253,6 +399,12 @@ def _check_optimizer(name: str, got, want) -> None:
     _check_validation(name, inputs, spec, got)
     for run in inputs.runs:
         _compare(name, inputs, spec, run, got, want)
+    _check_no_grad(name, inputs, got, want)
+    _check_grads_untouched(name, inputs, spec, got, want)
+    for run in inputs.varied_runs:
+        _compare(name, inputs, spec, run, got, want)
+    _check_state_dtype(name, got, want)
+    _check_state_device(name, got, want)
 
 
 def test_momentum_sgd(got, want):

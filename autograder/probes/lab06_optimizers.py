@@ -10,6 +10,14 @@ parameter without gradient, with the learning rate changed halfway, across a sta
 and load, and through `step(closure)` (whose returned losses it records too). The check
 compares every step with the reference's run, which follows `torch.optim` step for step.
 
+Then the contracts every optimizer keeps (each exercise's table, `Inputs.varied`, says which
+hyperparameters it has): one run per hyperparameter with its value different in each of two
+parameter groups and changed before every step (as OneCycleLR cycles momentum and betas); a
+run on a model with a frozen parameter, one that never gets a gradient and one frozen halfway
+(a step() before any backward() first), recording each p.grad before and after every step and
+the dtype and device of every state tensor; and two steps on a parameter on the `meta` device
+(state built without device= lands elsewhere), recording what it raised, if anything.
+
 No `torch.optim` optimizer class or update function can be reached while the student's class
 runs (`forbidden`), and whatever a submission rebinds in the optimizer modules or classes is
 put back first. `prune_smallest` is probed on a seeded model: the weights and the state it
@@ -108,6 +116,7 @@ class Run:
     schedule: bool = False
     resume_at: int | None = None
     closure: bool = False
+    vary: str | None = None  # the hyperparameter set per group and changed before every step
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,10 @@ class Inputs:
     configs: tuple[tuple[dict, float], ...]  # (constructor arguments, loss scale)
     invalid: tuple[dict, ...]
     required: dict = field(default_factory=dict)  # arguments without default (MomentumSGD's lr)
+    # Each hyperparameter, the value given to the constructor (so self.defaults holds it) and the
+    # values the groups cycle through, one step apart (neither group ever holds the constructor's).
+    varied: tuple[tuple[str, object, tuple], ...] = ()
+    contract_config: int = 0  # the configuration of the contract runs (one with weight decay)
 
     @property
     def runs(self) -> list[Run]:
@@ -128,13 +141,33 @@ class Inputs:
                 Run("resume", "groups", 0, resume_at=STEPS // 2),
                 Run("closure", "single", 0, steps=5, closure=True)]
 
+    @property
+    def varied_runs(self) -> list[Run]:
+        return [Run(f"vary {name}", "pair", 0, steps=VARY_STEPS, vary=name)
+                for name, _, _ in self.varied]
+
     def arguments(self, config: int) -> dict:
         return {**self.required, **self.configs[config][0]}
+
+    def run_arguments(self, run: Run) -> dict:
+        """The constructor's arguments in `run`: its configuration's, or the varied one's."""
+        if run.vary is None:
+            return self.arguments(run.config)
+        return {**self.required, run.vary: self.cycle(run.vary)[0]}
+
+    def cycle(self, name: str) -> tuple[object, tuple]:
+        """(constructor value, values cycled through) of the varied hyperparameter `name`."""
+        return next((given, values) for key, given, values in self.varied if key == name)
 
 
 _LR = {"lr": -0.01}
 _EPS = {"eps": -1e-8}
 _BETAS = ({"betas": (1.0, 0.999)}, {"betas": (0.9, -0.1)})
+
+VARY_STEPS = 6
+# Varied hyperparameters: (name, the constructor's value, the values the groups cycle through).
+_VARY_EPS = ("eps", 1e-8, (0.3, 0.01, 0.1))
+_VARY_BETAS = ("betas", (0.9, 0.999), ((0.85, 0.99), (0.95, 0.999), (0.8, 0.9)))
 
 INPUTS = {
     "MomentumSGD": Inputs(
@@ -144,23 +177,35 @@ INPUTS = {
          ({"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}, 1.0)),
         ({"lr": -0.1}, {"lr": 0.1, "momentum": -0.5}, {"lr": 0.1, "weight_decay": -1.0},
          {"lr": 0.1, "momentum": 0.0, "nesterov": True}),
-        required={"lr": 0.05}),
+        required={"lr": 0.05},
+        varied=(("lr", 0.05, (0.02, 0.1, 0.05)), ("momentum", 0.9, (0.85, 0.95, 0.5)),
+                ("nesterov", False, (True, False)), ("weight_decay", 0.0, (0.1, 0.0, 0.3))),
+        contract_config=3),
     "AdaGrad": Inputs("AdaGrad", "Adagrad", (({"lr": 0.1}, 1.0), ({"lr": 0.05, "eps": 1e-2}, 1.0)),
-                      (_LR, _EPS)),
+                      (_LR, _EPS),
+                      varied=(("lr", 0.01, (0.05, 0.2, 0.1)), ("eps", 1e-10, (0.3, 0.01, 0.1)))),
     "RMSProp": Inputs("RMSProp", "RMSprop",
                       (({"lr": 0.01}, 1.0), ({"lr": 0.02, "alpha": 0.9, "eps": 1e-2}, 1.0)),
-                      (_LR, _EPS, {"alpha": 1.5})),
+                      (_LR, _EPS, {"alpha": 1.5}),
+                      varied=(("lr", 0.01, (0.005, 0.02, 0.01)), ("alpha", 0.99, (0.9, 0.5, 0.8)),
+                              _VARY_EPS)),
     "Adam": Inputs("Adam", "Adam",
                    (({}, 1.0), ({"lr": 0.01}, 1e-5), ({"lr": 0.02, "betas": (0.8, 0.99)}, 1.0)),
-                   (_LR, _EPS, *_BETAS)),
+                   (_LR, _EPS, *_BETAS),
+                   varied=(("lr", 1e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS)),
     "AdaMax": Inputs("AdaMax", "Adamax",
                      (({"lr": 0.01}, 1.0), ({"lr": 0.01, "betas": (0.8, 0.99)}, 1e-7)),
-                     (_LR, _EPS, *_BETAS)),
+                     (_LR, _EPS, *_BETAS),
+                     varied=(("lr", 2e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS)),
     "NAdam": Inputs("NAdam", "NAdam",
                     (({"lr": 0.01}, 1.0), ({"lr": 0.01, "betas": (0.8, 0.99), "momentum_decay": 0.1}, 1.0)),
-                    (_LR, _EPS, *_BETAS, {"momentum_decay": -0.1})),
+                    (_LR, _EPS, *_BETAS, {"momentum_decay": -0.1}),
+                    varied=(("lr", 2e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS,
+                            ("momentum_decay", 4e-3, (0.1, 0.5, 0.02)))),
     "AdamW": Inputs("AdamW", "AdamW", (({"lr": 0.01, "weight_decay": 0.1}, 1.0), ({}, 1.0)),
-                    (_LR, _EPS, *_BETAS, {"weight_decay": -0.1})),
+                    (_LR, _EPS, *_BETAS, {"weight_decay": -0.1}),
+                    varied=(("lr", 1e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS,
+                            ("weight_decay", 1e-2, (0.5, 0.0, 2.0)))),
 }
 
 
@@ -170,7 +215,7 @@ def shown(arguments: dict) -> str:
 
 def small_model(kind: str) -> tuple[nn.Module, list]:
     """A seeded float64 model and the parameter list (or groups) an optimizer gets for it."""
-    torch.manual_seed({"single": 11, "twins": 12, "groups": 13}[kind])
+    torch.manual_seed({"single": 11, "twins": 12, "groups": 13, "pair": 14}[kind])
     if kind == "single":
         model = nn.Linear(6, 4, bias=False)
         return model.to(DTYPE), [model.weight]
@@ -180,11 +225,23 @@ def small_model(kind: str) -> tuple[nn.Module, list]:
         model = model.to(DTYPE)
         return model, list(model.parameters())
     model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 4))
-    model.register_parameter("unused", nn.Parameter(torch.randn(3)))  # never gets a gradient
+    if kind == "groups":
+        model.register_parameter("unused", nn.Parameter(torch.randn(3)))  # never gets a gradient
     model = model.to(DTYPE)
     first = list(model[0].parameters())
-    rest = [*model[2].parameters(), *model[4].parameters(), model.unused]
+    rest = [*model[2].parameters(), *model[4].parameters(), *([model.unused] if kind == "groups" else [])]
     return model, [{"params": first}, {"params": rest}]
+
+
+def _varied_groups(groups: list, name: str, values: tuple) -> list:
+    """The two groups, each with its own value of the hyperparameter `name`."""
+    return [{**group, name: values[index % len(values)]} for index, group in enumerate(groups)]
+
+
+def _set_varied(optimizer, name: str, values: tuple, step: int) -> None:
+    """Before `step`, give group i the value `values[step + i]` (cyclically), as a scheduler would."""
+    for index, group in enumerate(optimizer.param_groups):
+        group[name] = values[(step + index) % len(values)]
 
 
 def _scaled_groups(groups: list, arguments: dict) -> list:
@@ -274,6 +331,10 @@ def _probe_optimizer(see, spec: Inputs, cls: object) -> None:
             _construction(see, spec, cls)
             for run in spec.runs:
                 _train(see, spec, cls, run)
+            _frozen(see, spec, cls)
+            for run in spec.varied_runs:
+                _train(see, spec, cls, run)
+            _on_meta(see, spec, cls)
     except Stopped:
         raise
     except Exception as error:  # the probe's own code, on what the student's optimizer left
@@ -300,15 +361,22 @@ def _train(see, spec: Inputs, cls: object, run: Run) -> None:
     """Train a fresh model with the student's optimizer; record the parameters after each step."""
     model, groups = small_model(run.kind)
     see(f"{run.key} names", [name for name, _ in model.named_parameters()])
-    arguments = spec.arguments(run.config)
+    arguments = spec.run_arguments(run)
     loss_scale = spec.configs[run.config][1]
-    groups = _scaled_groups(groups, arguments)
+    if run.vary is None:
+        groups = _scaled_groups(groups, arguments)
+    else:
+        values = spec.cycle(run.vary)[1]
+        groups = _varied_groups(groups, run.vary, values)
     where = f"{spec.name}(params, {shown(arguments)})" if arguments else f"{spec.name}(params)"
     optimizer = see.call(f"{run.key} construct", cls, groups, **arguments, what=where, record=False)
     see.call(f"{run.key} delegates", _delegates, optimizer, what=f"{where}'s attributes")
     n_in = 4 if run.kind == "twins" else 6
     snapshots = []
     for step, (X, y) in enumerate(_batches(run.steps, n_in, 4), start=1):
+        if run.vary is not None:
+            see.call(f"{run.key} set {step}", _set_varied, optimizer, run.vary, values, step,
+                     record=False, what=f"setting group[{run.vary!r}] of each parameter group")
         if run.schedule and step == run.steps // 2 + 1:
             see.call(f"{run.key} schedule", _scale_lr, optimizer, 0.3, record=False,
                      what="scaling group['lr'] of every parameter group by 0.3")
@@ -340,6 +408,95 @@ def _train(see, spec: Inputs, cls: object, run: Run) -> None:
                      what=f"{spec.name}.step() at step {step}")
         snapshots.append([p.detach().clone() for p in model.parameters()])
     see(f"{run.key} parameters", snapshots)
+
+
+# --- Contracts: parameters without gradient, the caller's .grad, the state's dtype and device ---
+
+FROZEN_STEPS = 4
+FREEZE_AFTER = 2  # "2.weight" is frozen after this step
+# The parameters of the frozen run that get no gradient, and when.
+NO_GRAD = {"0.bias": "frozen (requires_grad=False) from the start",
+           "unused": "never used by the model, so it never gets a gradient",
+           "2.weight": f"frozen after step {FREEZE_AFTER}"}
+
+
+def frozen_model() -> nn.Module:
+    torch.manual_seed(15)
+    model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4))
+    model.register_parameter("unused", nn.Parameter(torch.randn(3)))
+    model = model.to(DTYPE)
+    model[0].bias.requires_grad_(False)
+    return model
+
+
+def _grads(model: nn.Module) -> dict:
+    return {name: None if p.grad is None else p.grad.detach().clone()
+            for name, p in model.named_parameters()}
+
+
+def _state_summary(optimizer, model: nn.Module) -> dict:
+    """For each parameter: its dtype and device, and [key, dtype, device, numel] of every
+    tensor in its state (read without creating any)."""
+    summary = {}
+    for name, p in model.named_parameters():
+        state = optimizer.state.get(p) if isinstance(optimizer.state, dict) else None
+        tensors = [[str(key), str(value.dtype), str(value.device), int(value.numel())]
+                   for key, value in (state.items() if isinstance(state, dict) else ())
+                   if isinstance(value, torch.Tensor)]
+        summary[name] = {"dtype": str(p.dtype), "device": str(p.device), "state": tensors}
+    return summary
+
+
+def _frozen(see, spec: Inputs, cls: object) -> None:
+    """A step() before any backward(), then steps with parameters that have no gradient; each
+    p.grad before and after every step, and what the state holds at the end."""
+    model = frozen_model()
+    arguments = spec.arguments(spec.contract_config)
+    where = f"{spec.name}(params, {shown(arguments)})"
+    optimizer = see.call("frozen construct", cls, list(model.parameters()), **arguments, what=where,
+                         record=False)
+    see.call("frozen step 0", optimizer.step, record=False,
+             what=f"{spec.name}.step() called before any backward() (no parameter has a gradient)")
+    snapshots = [[p.detach().clone() for p in model.parameters()]]
+    for step, (X, y) in enumerate(_batches(FROZEN_STEPS, 6, 4, seed=8), start=1):
+        if step == FREEZE_AFTER + 1:
+            model[2].weight.requires_grad_(False)
+        optimizer.zero_grad()
+        F.cross_entropy(model(X), y).backward()
+        see(f"frozen grads before {step}", _grads(model))
+        see.call(f"frozen step {step}", optimizer.step, record=False,
+                 what=f"{spec.name}.step() on a model with parameters whose .grad is None "
+                      f"(step {step})")
+        see(f"frozen grads after {step}", _grads(model))
+        snapshots.append([p.detach().clone() for p in model.parameters()])
+    see("frozen names", [name for name, _ in model.named_parameters()])
+    see("frozen parameters", snapshots)
+    see.call("frozen state", _state_summary, optimizer, model, what=f"{spec.name}.state")
+
+
+def _meta_steps(optimizer, p: torch.Tensor) -> dict:
+    """Two steps on a parameter on the meta device: what they raised, if anything (this step()
+    has run before, so a NotImplementedError here is a meta kernel's, not a blank exercise's)."""
+    try:
+        for _ in range(2):
+            p.grad = torch.ones_like(p)
+            optimizer.step()
+    except Refused:
+        raise
+    except Exception as error:
+        return {"raised": type(error).__name__, "message": str(error)}
+    return {"raised": None, "message": ""}
+
+
+def _on_meta(see, spec: Inputs, cls: object) -> None:
+    """The optimizer on a parameter of the `meta` device: does its state follow the parameter?"""
+    model = nn.Linear(3, 4, bias=False, device="meta")
+    arguments = spec.arguments(spec.contract_config)
+    optimizer = see.call("meta construct", cls, [model.weight], **arguments,
+                         what=f"{spec.name}(params, {shown(arguments)})", record=False)
+    see.call("meta steps", _meta_steps, optimizer, model.weight,
+             what=f"{spec.name}.step() on a parameter on the meta device")
+    see.call("meta state", _state_summary, optimizer, model, what=f"{spec.name}.state")
 
 
 @probe

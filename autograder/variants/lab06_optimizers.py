@@ -1,6 +1,10 @@
 """Known answers to lab 06: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+import functools
+
+from autograder.variants import edited, right, wrong
+
+_edit = functools.partial(edited, "lab06_optimizers")
 
 # The constructor most answers share: validation, then the hyperparameters into `defaults`.
 _ADAM_INIT = '''
@@ -174,6 +178,44 @@ class NAdam(torch.optim.Optimizer):
                 state["step"] += 1
                 t, m, v = state["step"], state["m"], state["v"]
 {update}
+        return loss
+'''
+
+
+def _nadam_filtered() -> str:
+    """NAdam that steps only the parameters with a gradient, reading a copy of the group's
+    hyperparameters made at every step."""
+    return '''
+class NAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3):
+        if lr < 0 or eps < 0 or momentum_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, momentum_decay=momentum_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            hp = {key: value for key, value in group.items() if key != "params"}
+            (beta1, beta2), psi = hp["betas"], hp["momentum_decay"]
+            for p in [p for p in group["params"] if p.grad is not None]:
+                state = self.state[p]
+                if not state:
+                    state.update(step=0, mu_product=1.0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+                state["step"] += 1
+                t, g = state["step"], p.grad
+                mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
+                mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+                state["mu_product"] *= mu
+                product = state["mu_product"]
+                state["m"] = beta1 * state["m"] + (1 - beta1) * g
+                state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+                denom = (state["v"] / (1 - beta2 ** t)).sqrt() + hp["eps"]
+                p.sub_(hp["lr"] * (1 - mu) / (1 - product) * g / denom)
+                p.sub_(hp["lr"] * mu_next / (1 - product * mu_next) * state["m"] / denom)
         return loss
 '''
 
@@ -366,6 +408,99 @@ def prune_smallest(model, amount):
     zeros = sum((m.weight == 0).sum().item() for m in modules)
     return zeros / sum(m.weight.numel() for m in modules)
 ''', "test_prune_smallest"),
+    # Contracts. Hyperparameters read from each param group at every step:
+    wrong("MomentumSGD reading momentum and nesterov from self.defaults", "momentum_sgd", _edit(
+        "momentum_sgd", ('beta = group["momentum"]', 'beta = self.defaults["momentum"]'),
+        ('if group["nesterov"]', 'if self.defaults["nesterov"]')), "test_momentum_sgd"),
+    wrong("MomentumSGD reading nesterov from self.defaults", "momentum_sgd", _edit(
+        "momentum_sgd", ('if group["nesterov"]', 'if self.defaults["nesterov"]')), "test_momentum_sgd"),
+    wrong("MomentumSGD reading the weight_decay saved in __init__", "momentum_sgd", _edit(
+        "momentum_sgd", ("        super().__init__(params, defaults)\n",
+                         "        super().__init__(params, defaults)\n"
+                         "        self.weight_decay = weight_decay\n"),
+        ('if group["weight_decay"] != 0:', "if self.weight_decay != 0:"),
+        ('grad = grad.add(p, alpha=group["weight_decay"])', "grad = grad.add(p, alpha=self.weight_decay)")),
+          "test_momentum_sgd"),
+    wrong("AdaGrad reading eps from self.defaults", "adagrad", _edit(
+        "adagrad", ('s.sqrt().add_(group["eps"])', 's.sqrt().add_(self.defaults["eps"])')),
+          "test_adagrad"),
+    wrong("RMSProp reading alpha from self.defaults", "rmsprop", _edit(
+        "rmsprop", ('alpha = group["alpha"]', 'alpha = self.defaults["alpha"]')), "test_rmsprop"),
+    wrong("Adam reading betas from self.defaults", "adam", _edit(
+        "adam", ('beta1, beta2 = group["betas"]', 'beta1, beta2 = self.defaults["betas"]')),
+          "test_adam"),
+    wrong("AdaMax reading betas from the first param group only", "adamax", _edit(
+        "adamax", ('beta1, beta2 = group["betas"]', 'beta1, beta2 = self.param_groups[0]["betas"]')),
+          "test_adamax"),
+    wrong("NAdam keeping the betas of its first step in the state", "nadam", _edit(
+        "nadam", ('                    state["mu_product"] = 1.0\n',
+                  '                    state["mu_product"] = 1.0\n'
+                  '                    state["betas"] = group["betas"]\n'),
+        ('                t, m, v = state["step"]',
+         '                beta1, beta2 = state["betas"]\n'
+         '                t, m, v = state["step"]')), "test_nadam"),
+    wrong("NAdam reading momentum_decay from self.defaults", "nadam", _edit(
+        "nadam", ('psi = group["lr"], group["momentum_decay"]',
+                  'psi = group["lr"], self.defaults["momentum_decay"]')), "test_nadam"),
+    wrong("AdamW reading weight_decay from self.defaults", "adamw", _edit(
+        "adamw", ('group["lr"] * group["weight_decay"]', 'group["lr"] * self.defaults["weight_decay"]')),
+          "test_adamw"),
+    wrong("AdamW reading the eps saved in __init__", "adamw", _edit(
+        "adamw", ("        super().__init__(params, defaults)\n",
+                  "        super().__init__(params, defaults)\n        self.eps = eps\n"),
+        ('v_hat.sqrt().add_(group["eps"])', "v_hat.sqrt().add_(self.eps)")), "test_adamw"),
+    # The state built like the parameter (dtype and device):
+    wrong("Adam building its state with torch.zeros(p.shape) (float32 for a float64 parameter)", "adam",
+          _edit("adam", ('state["exp_avg"] = torch.zeros_like(p)', 'state["exp_avg"] = torch.zeros(p.shape)'),
+                ('state["exp_avg_sq"] = torch.zeros_like(p)', 'state["exp_avg_sq"] = torch.zeros(p.shape)')),
+          "test_adam"),
+    wrong("RMSProp building its state with torch.zeros(p.size())", "rmsprop", _edit(
+        "rmsprop", ('state["square_avg"] = torch.zeros_like(p)',
+                    'state["square_avg"] = torch.zeros(p.size())')),
+          "test_rmsprop"),
+    wrong("MomentumSGD building its buffer with dtype= but no device=", "momentum_sgd", _edit(
+        "momentum_sgd", ('state["momentum_buffer"] = torch.zeros_like(p)',
+                         'state["momentum_buffer"] = torch.zeros(p.shape, dtype=p.dtype)')),
+          "test_momentum_sgd"),
+    wrong("AdaMax building its state on the CPU", "adamax", _edit(
+        "adamax", ('state["exp_avg"] = torch.zeros_like(p)',
+                   'state["exp_avg"] = torch.zeros(p.shape, dtype=p.dtype, device="cpu")'),
+        ('state["exp_inf"] = torch.zeros_like(p)',
+         'state["exp_inf"] = torch.zeros(p.shape, dtype=p.dtype, device="cpu")')), "test_adamax"),
+    wrong("RMSProp starting its average out of place from a CPU tensor", "rmsprop", _edit(
+        "rmsprop", ('                if "square_avg" not in state:\n'
+                    '                    state["square_avg"] = torch.zeros_like(p)\n'
+                    '                s = state["square_avg"]\n'
+                    '                s.mul_(alpha).addcmul_(p.grad, p.grad, value=1 - alpha)\n',
+                    '                zeros = torch.zeros(p.shape, dtype=p.dtype)\n'
+                    '                s = state.get("square_avg", zeros) * alpha + (1 - alpha) * p.grad**2\n'),
+        ('value=-group["lr"])', 'value=-group["lr"])\n                state["square_avg"] = s')),
+          "test_rmsprop"),
+    # The caller's .grad left as backward() left it:
+    wrong("MomentumSGD writing weight decay into p.grad", "momentum_sgd", _edit(
+        "momentum_sgd", ('grad = grad.add(p, alpha=group["weight_decay"])',
+                         'grad.add_(p, alpha=group["weight_decay"])')), "test_momentum_sgd"),
+    wrong("RMSProp dividing p.grad in place", "rmsprop", _edit(
+        "rmsprop", ('p.addcdiv_(p.grad, s.sqrt().add_(group["eps"]), value=-group["lr"])',
+                    'p.add_(p.grad.div_(s.sqrt().add_(group["eps"])), alpha=-group["lr"])')),
+          "test_rmsprop"),
+    wrong("AdamW clearing p.grad at the end of its step", "adamw", _edit(
+        "adamw", ('p.addcdiv_(m_hat, v_hat.sqrt().add_(group["eps"]), value=-group["lr"])',
+                  'p.addcdiv_(m_hat, v_hat.sqrt().add_(group["eps"]), value=-group["lr"])\n'
+                  '                p.grad = None')), "test_adamw"),
+    # Parameters without a gradient skipped:
+    wrong("MomentumSGD treating a missing gradient as zero", "momentum_sgd", _edit(
+        "momentum_sgd", ("                if p.grad is None:\n                    continue\n"
+                         "                grad = p.grad\n",
+                         "                grad = p.grad if p.grad is not None else torch.zeros_like(p)\n")),
+          "test_momentum_sgd"),
+    wrong("Adam moving frozen parameters with its momentum (a missing gradient as zero)", "adam", _edit(
+        "adam", ("                if p.grad is None:\n                    continue\n", ""),
+        ("m.mul_(beta1).add_(p.grad, alpha=1 - beta1)\n"
+         "                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)",
+         "g = p.grad if p.grad is not None else torch.zeros_like(p)\n"
+         "                m.mul_(beta1).add_(g, alpha=1 - beta1)\n"
+         "                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)")), "test_adam"),
     wrong("Q1 answered b", "q1_momentum_near_one", 'Q1 = "b"', "test_q1_momentum_near_one"),
     wrong("Q2 answered with beta itself", "q2_terminal_velocity", "Q2 = 0.9", "test_q2_terminal_velocity"),
     wrong("Q3 answered with SGD's step", "q3_adam_first_step", "Q3 = 0.001 * 0.02",
@@ -501,6 +636,59 @@ def prune_smallest(model, amount):
     masks = [module.weight_mask for module, _ in targets]
     return float(1 - sum(mask.sum() for mask in masks) / sum(mask.numel() for mask in masks))
 '''),
+    # Contracts kept another way: state built like the parameter, .grad untouched, no-grad skipped.
+    right("Adam building its state with dtype= and device= given", "adam", _edit(
+        "adam", ('state["exp_avg"] = torch.zeros_like(p)',
+                 'state["exp_avg"] = torch.zeros(p.shape, dtype=p.dtype, device=p.device)'),
+        ('state["exp_avg_sq"] = torch.zeros_like(p)',
+         'state["exp_avg_sq"] = torch.zeros(p.size(), dtype=p.dtype, device=p.device)'))),
+    right("MomentumSGD with p.new_zeros and weight decay added to a copy of p.grad", "momentum_sgd", _edit(
+        "momentum_sgd", ("grad = p.grad\n", "grad = p.grad.clone()\n"),
+        ('grad = grad.add(p, alpha=group["weight_decay"])', 'grad.add_(p, alpha=group["weight_decay"])'),
+        ("torch.zeros_like(p)", "p.new_zeros(p.shape)"))),
+    right("AdaGrad counting steps in a one-element float32 tensor", "adagrad", _edit(
+        "adagrad", ('                    state["sum"] = torch.zeros_like(p)\n',
+                    '                    state["sum"] = torch.zeros_like(p)\n'
+                    '                    state["step"] = torch.tensor(0.0)\n'),
+        ('                s = state["sum"]\n',
+         '                state["step"] += 1\n                s = state["sum"]\n'))),
+    right("RMSProp building its state from p.grad", "rmsprop", _edit(
+        "rmsprop", ('state["square_avg"] = torch.zeros_like(p)',
+                    'state["square_avg"] = torch.zeros_like(p.grad)'))),
+    right("Adam with every state built in __init__ and hyperparameters read per parameter", "adam", '''
+class Adam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                beta1, beta2 = group["betas"]
+                state = self.state[p]
+                if "m" not in state:  # a state_dict loaded from elsewhere
+                    state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+                state["step"] += 1
+                t, m, v = state["step"], state["m"], state["v"]
+                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                denom = (v / (1 - beta2 ** t)).sqrt() + group["eps"]
+                p.sub_(group["lr"] * (m / (1 - beta1 ** t)) / denom)
+        return loss
+'''),
+    right("NAdam on the parameters that have a gradient, hyperparameters from a copy of the group",
+          "nadam", _nadam_filtered()),
     right("Q2 as a float", "q2_terminal_velocity", "Q2 = 1 / (1 - 0.9)"),
     right("Q3 in scientific notation", "q3_adam_first_step", "Q3 = 1e-3"),
     right("Q6 as a decimal", "q6_momentum_two_steps", "Q6 = 0.29"),
