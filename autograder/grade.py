@@ -216,7 +216,7 @@ def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path,
     student, lab = submission.student_id, submission.lab_id
     command = [*prefix, sys.executable, "-m", "autograder.worker", str(course), lab, student,
                "--cell-timeout", str(limits.cell_seconds), "--threads", str(threads),
-               "--jail", limits.jail(slot)]
+               "--jail", limits.jail(slot), "--references", str(work / "references")]
     log_path = out_dir / "logs" / f"{student}__{lab}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

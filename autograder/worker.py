@@ -52,7 +52,13 @@ def main() -> int:
     parser.add_argument("--cell-timeout", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--jail", default="", help="the kernel's sandbox.Jail as JSON; none: unjailed")
+    parser.add_argument("--references", type=Path, help="a folder shared by the batch's workers "
+                                                        "for the reference's records")
     args = parser.parse_args()
+    if args.references:
+        from autograder.judge import keep_references_in
+
+        keep_references_in(args.references)
     warnings.filterwarnings("ignore", message=".*not in session.*")
     course = args.course.resolve()
     runtime = Path(tempfile.mkdtemp(prefix="dnnlabs-"))

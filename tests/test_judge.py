@@ -190,3 +190,17 @@ def test_every_grade_cell_has_a_probe_and_a_check():
             call = judge.probe_call(hidden_cells.split(cell.source)[1])
             assert call is not None and call[0] == notebooks.grade_id(cell), (lab.lab_id, cell.source)
             assert callable(getattr(probes, call[0], None)) and callable(getattr(lab.checks(), call[0], None))
+
+
+def test_reference_records_are_computed_once_per_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setitem(judge._CACHE, "folder", tmp_path)
+    judge.reference_record.cache_clear()
+    try:
+        computed = judge.reference_record(LAB, "test_q1_same_value", "Q1")
+        (path,) = tmp_path.glob(f"{LAB}.test_q1_same_value.*.pt")
+        torch.save({**computed, "observations": {"answer": "from the cache"}}, path)
+        judge.reference_record.cache_clear()
+        assert judge.reference_record(LAB, "test_q1_same_value", "Q1")["observations"] == {
+            "answer": "from the cache"}, "a later process reads the folder instead of recomputing"
+    finally:
+        judge.reference_record.cache_clear()
