@@ -7,7 +7,7 @@ frame: an 8-byte length, then `torch.save` of its record. Everything the kernel 
 the submission's to forge, so reading is defensive: at most `MAX_BYTES`, frames loaded with
 `torch.load(weights_only=True)` (no code runs, no class but a tensor is built), and every
 value checked to be of an exact builtin type, a list, a str-keyed dict or a plain dense
-tensor, to a bounded depth. A frame that is anything else is dropped: its grade cell then
+contiguous tensor, to a bounded depth. A frame that is anything else is dropped: its grade cell then
 has no record and scores 0. A forged record can make its own submission fail, nothing more.
 """
 
@@ -47,6 +47,10 @@ def plain(value: Any, depth: int = 0) -> Any:
             raise NotData("a dict key that is not a str")
         return {key: plain(item, depth + 1) for key, item in value.items()}
     if kind is torch.Tensor and value.layout is torch.strided and not value.is_quantized:
+        # An expanded tensor holds a huge shape in a few bytes of storage: the checks' arithmetic
+        # on it could exhaust the judge's memory. The kernel writes contiguous tensors only.
+        if not value.is_contiguous() or value.numel() * value.element_size() > MAX_BYTES:
+            raise NotData("a tensor that is not contiguous or larger than the channel")
         return value
     raise NotData(f"a value of type {kind.__name__}")
 

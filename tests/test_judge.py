@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from autograder import hidden_cells, judge, protocol, records
 from autograder.course import all_labs
-from autograder.probes.core import encode, observe
+from autograder.probes.core import encode, observe, to_data
 from autograder.release import secret_lines
 from tests.labs_under_test import LABS
 
@@ -39,11 +39,13 @@ class _RunsCode:
 
 def test_a_record_crosses_as_data_and_comes_back_equal():
     weights = torch.randn(3, 4, dtype=torch.float64)
-    record = _record("test_x", {"w": weights, "n": 2, "s": "a", "nested": [{"k": None, "b": True}]})
+    record = _record("test_x", {"w": weights, "transposed": to_data(weights.T), "n": 2, "s": "a",
+                                "nested": [{"k": None, "b": True}]})
     found, problems = records.read_frames(encode(record))
     assert problems == []
     got = found["test_x"]["observations"]
     assert torch.equal(got["w"], weights) and got["w"].dtype == torch.float64
+    assert torch.equal(got["transposed"], weights.T), "a student's strided tensor crosses too"
     assert got["nested"] == [{"k": None, "b": True}] and type(got["n"]) is int
 
 
@@ -54,6 +56,8 @@ def test_a_record_crosses_as_data_and_comes_back_equal():
                  id="a torch file that runs a command"),
     pytest.param(lambda: encode(_record(observations={"answer": torch.nn.Parameter(torch.ones(1))})),
                  id="a class other than a plain tensor"),
+    pytest.param(lambda: encode(_record(observations={"answer": torch.zeros(1).expand(10**6, 10**6)})),
+                 id="an expanded tensor whose shape would exhaust the judge's memory"),
     pytest.param(lambda: encode({"grade_id": "test_q1_same_value", "observations": [1], "stopped": None}),
                  id="observations that are not a dict"),
     pytest.param(lambda: encode(_record(stopped="not a dict")), id="a malformed stop"),

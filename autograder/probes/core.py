@@ -110,7 +110,7 @@ def to_data(value: Any) -> Any:
     if _isinstance(value, str):
         return str.__str__(value)
     if _isinstance(value, torch.Tensor):
-        return value.detach().as_subclass(torch.Tensor).to("cpu", copy=True)
+        return value.detach().as_subclass(torch.Tensor).to("cpu", copy=True).contiguous()
     if _isinstance(value, (torch.dtype, torch.device)):
         return str(value)
     if _isinstance(value, (list, tuple)):
