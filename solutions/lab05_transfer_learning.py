@@ -47,7 +47,8 @@ def reuse_body(model_a: nn.Sequential, n_outputs: int) -> nn.Sequential:
     ### BEGIN SOLUTION
     body = copy.deepcopy(model_a[:-1])
     old_head = model_a[-1]
-    head = nn.Linear(old_head.in_features, n_outputs, device=old_head.weight.device)
+    head = nn.Linear(old_head.in_features, n_outputs, device=old_head.weight.device,
+                     dtype=old_head.weight.dtype)
     return nn.Sequential(*body, head)
     ### END SOLUTION
 

@@ -21,14 +21,17 @@ from autograder.probes.lab05_transfer_learning import (
     BODY_LR,
     BOTH_PHASES,
     FROZEN_ONLY,
+    GROUP_MODELS,
     HEAD_LR,
     LR,
+    REUSE_CONTRACTS,
     SET_TRAINABLE_STEPS,
     SPLIT_CALLS,
     UNFROZEN_LR,
     fine_tune_where,
-    grouped_model,
+    groups_where,
     mixed_model,
+    reuse_where,
     set_trainable_call,
     set_trainable_key,
     split_inputs,
@@ -175,6 +178,61 @@ def test_reuse_body(got, want):
     output = got["one output"] if got["one head out_features"] == 1 else None
     expect(type(output) is torch.Tensor and tuple(output.shape) == (32, 1),
            "reuse_body(model_a, 1) must end with a head of 1 output: logits of shape (N, 1).")
+    for key, _, _ in REUSE_CONTRACTS:
+        _check_model_a_left_alone(got, want, key)
+        _check_head_placement(got, want, key)
+
+
+def _first_difference(mine: object, theirs: dict) -> str | None:
+    """The first name whose value differs between two recorded {name: flag} dicts (or "?")."""
+    if type(mine) is not dict or set(mine) != set(theirs):
+        return "?"
+    return next((name for name, value in theirs.items() if mine[name] is not value), None)
+
+
+def _mode(training: object) -> str:
+    return "training" if training is True else "eval"
+
+
+def _check_model_a_left_alone(got, want, key: str) -> None:
+    """reuse_body leaves model A's values, modes and requires_grad as the caller set them."""
+    where = reuse_where(key)
+    if f"{key}: model A unchanged" in want:
+        expect(got[f"{key}: model A unchanged"] is True,
+               f"{where} changed model A's weights or statistics: copy model A's layers, never edit them.")
+    modes, wanted = got[f"{key}: model A modes"], want[f"{key}: model A modes"]
+    name = _first_difference(modes, wanted)
+    if name is not None:
+        part = "model A" if name in (".", "?") else f"model A's layer {name}"
+        fail(f"{where} switched {part} to {_mode(not wanted.get(name, True))} mode: leave model A's "
+             "train/eval modes as the caller set them (the deep copy keeps them for model B).")
+    flags, wanted = got[f"{key}: model A flags"], want[f"{key}: model A flags"]
+    name = _first_difference(flags, wanted)
+    if name is not None:
+        now = flags.get(name) if type(flags) is dict else "?"
+        fail(f"{where} set requires_grad={now} on model A's {name}: leave model A's parameters "
+             "as they are (freeze model B's copy afterwards, with set_trainable).")
+
+
+def _check_head_placement(got, want, key: str) -> None:
+    """The new head is built with model A's dtype and on its device."""
+    where = reuse_where(key)
+    head, wanted = got[f"{key}: head"], want[f"{key}: head"]
+    expect(type(head) is dict and set(head) == set(wanted),
+           f"{where}: the new head must be an nn.Linear with a weight and a bias, got parameters "
+           f"{sorted(head) if type(head) is dict else '?'}.")
+    for name, (dtype, device) in wanted.items():
+        mine = head[name]
+        mine_dtype, mine_device = (str(v) for v in [*mine, "?", "?"][:2]) if type(mine) is list \
+            else ("?", "?")
+        expect(mine_dtype == dtype,
+               f"{where} built the new head's {name} as {mine_dtype.removeprefix('torch.')} in a "
+               f"{dtype.removeprefix('torch.')} model: build the head like the old one, with "
+               "nn.Linear(..., device=model_a[-1].weight.device, dtype=model_a[-1].weight.dtype).")
+        expect(mine_device == device,
+               f"{where} built the new head's {name} on the {mine_device} device, away from model A's "
+               f"{device} device: build it where the old head is, with nn.Linear(..., "
+               "device=model_a[-1].weight.device, dtype=model_a[-1].weight.dtype).")
 
 
 # --- Exercise 3: set_trainable -------------------------------------------------------------
@@ -203,6 +261,18 @@ def test_set_trainable(got, want):
         if part != "model":
             where += f" on a frozen model (only {part} should change)"
         _compare_flags(got[f"{key} flags"], twin, where)
+        name = _first_difference(got[f"{key} modes"], want[f"{key} modes"])
+        if name is not None:
+            part = "the model" if name in (".", "?") else f"layer {name}"
+            fail(f"{where} switched {part} to {_mode(not want[f'{key} modes'].get(name, True))} mode: "
+                 "set_trainable changes requires_grad only and leaves each layer's train/eval mode "
+                 "as the caller set it (a frozen batch norm still updates its statistics in training "
+                 "mode; that is the caller's choice).")
+        changed = got[f"{key} grads changed"]
+        expect(changed == want[f"{key} grads changed"],
+               f"{where} cleared or changed the .grad of "
+               f"{', '.join(map(str, changed)) if type(changed) is list else '?'}: set_trainable "
+               "changes requires_grad only and leaves .grad as it is, as requires_grad_ does.")
     buffers = got["buffers"]
     for name, value in want["buffers"].items():
         mine = buffers.get(name) if type(buffers) is dict else None
@@ -213,30 +283,42 @@ def test_set_trainable(got, want):
 # --- Exercise 4: param_groups --------------------------------------------------------------
 
 def test_param_groups(got, want):
-    where = f"param_groups(model, body_lr={BODY_LR}, head_lr={HEAD_LR})"
-    groups = got["groups"]
+    for key, _, build in GROUP_MODELS:
+        with torch.random.fork_rng(devices=[]):
+            twin = build()
+        _check_groups(got, key, twin)
+
+
+def _check_groups(got, key: str, twin: nn.Sequential) -> None:
+    where = groups_where(key)
+    groups = got[f"{key}: groups"]
     items = [str(g.get("type")) for g in groups] if type(groups) is list else []
     expect(type(groups) is list and groups and all(type(g) is dict and g.get("is dict") is True
                                                    for g in groups),
            f"{where} must return a list of dicts, one per group, got "
-           f"{got['type']}{' of ' + ', '.join(items) if items else ''}.")
+           f"{got[f'{key}: type']}{' of ' + ', '.join(items) if items else ''}.")
     for group in groups:
         expect("params" in group["keys"] and "lr" in group["keys"],
                f"{where}: each group is a dict with the keys 'params' and 'lr', got {group['keys']}.")
-    view = got["optimizer"]
+    view = got[f"{key}: optimizer"]
     error = view["error"]
     if error is not None:
         if "more than one" in str(error):
             fail(f"{where}: a parameter appears in more than one group (PyTorch refuses that). "
                  "The head's parameters belong to the head group only; the body group takes "
                  "every other parameter.")
+        if "NoneType" in str(error):
+            fail(f"{where}: a group holds None instead of a parameter (this head has no bias): "
+                 "take the head's parameters with model[-1].parameters(), not by name.")
         fail(f"{where}: torch.optim.SGD refused the groups: {error}")
     lr_of = view["lr of"]
-    with torch.random.fork_rng(devices=[]):
-        twin = grouped_model()
     head = {f"{len(twin) - 1}.{name}" for name, _ in twin[-1].named_parameters()}
-    for name, _ in twin.named_parameters():
+    for name, parameter in twin.named_parameters():
         part, wanted = ("head", HEAD_LR) if name in head else ("body", BODY_LR)
+        if name not in lr_of and not parameter.requires_grad:
+            fail(f"{where}: {name} (part of the {part}) is frozen and in no group: put every "
+                 "parameter in its group, frozen or not, so that the optimizer trains it once it is "
+                 "unfrozen.")
         expect(name in lr_of,
                f"{where}: {name} (part of the {part}) is in no group: every parameter must be in "
                "exactly one group, or the optimizer never updates it.")

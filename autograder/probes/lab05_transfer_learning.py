@@ -6,6 +6,13 @@
 `param_groups` that puts every parameter in a group of its own. Each notes its calls (which
 of the model's parameters, which flag or rates) so the check can say what `fine_tune` asked
 for; a mistake in `set_trainable` or `param_groups` then costs only its own exercise.
+
+The contracts each exercise keeps beyond its visible tests: `reuse_body` leaves model A's
+values, train/eval modes and requires_grad as the caller set them, and builds the new head with
+model A's dtype and on its device (a float64 model A, a model A on the `meta` device, as
+`REUSE_CONTRACTS` lists); `set_trainable` leaves each layer's mode and every .grad alone;
+`param_groups` holds every parameter, frozen ones included, also for a nested body with a
+custom parameter and a head without bias (`GROUP_MODELS`).
 """
 
 from __future__ import annotations
@@ -79,6 +86,15 @@ def make_model_a(n_outputs: int = 5) -> nn.Sequential:
     return model
 
 
+def modes(module: nn.Module) -> dict[str, bool]:
+    """Whether each submodule (by name, "." for the module itself) is in training mode."""
+    return {name or ".": bool(child.training) for name, child in module.named_modules()}
+
+
+def flags(module: nn.Module) -> dict[str, bool]:
+    return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
+
+
 def tensors(module: nn.Module) -> list[torch.Tensor]:
     """A module's parameters, then its buffers."""
     return list(module.parameters()) + list(module.buffers())
@@ -139,6 +155,48 @@ def test_reuse_body(see, reuse_body):
     see.call("one head out_features", lambda: getattr(one[-1], "out_features", None),
              what="reuse_body(model_a, 1)[-1]")
     see.call("one output", lambda: one(x), what="reuse_body(model_a, 1)(x)")
+    _reuse_body_contracts(see, reuse_body)
+
+
+# The contracts of reuse_body, each on a model A of its own: (key, how model A differs, builder).
+# In float64, in training mode but with its batch norm kept in eval mode and its first layer
+# frozen (a caller's choices reuse_body must leave alone); on the meta device.
+REUSE_CONTRACTS: list[tuple[str, str, Any]] = [
+    ("float64", "a float64 model A (first layer frozen, batch norm in eval mode)",
+     lambda: _contract_model_a()),
+    ("meta", "a model A on the meta device", lambda: make_model_a().to("meta")),
+]
+
+
+def _contract_model_a() -> nn.Sequential:
+    model = make_model_a().double()
+    model[1].requires_grad_(False)
+    model[2].eval()
+    return model
+
+
+def reuse_where(key: str) -> str:
+    return f"reuse_body(model_a, 3) on {next(what for k, what, _ in REUSE_CONTRACTS if k == key)}"
+
+
+def _placement(model_b: Any) -> dict[str, list[str]]:
+    """The dtype and device of each parameter of model B's head."""
+    return {name: [str(p.dtype), str(p.device)] for name, p in model_b[-1].named_parameters()}
+
+
+def _reuse_body_contracts(see, reuse_body) -> None:
+    for key, _, build in REUSE_CONTRACTS:
+        torch.manual_seed(13)
+        model_a = build()
+        before = {name: t.clone() for name, t in model_a.state_dict().items()}
+        where = reuse_where(key)
+        model_b = see.call(key, reuse_body, model_a, 3, what=where, record=False)
+        if key != "meta":  # meta tensors hold no values to compare
+            see(f"{key}: model A unchanged", all(torch.equal(t, before[name])
+                                                  for name, t in model_a.state_dict().items()))
+        see(f"{key}: model A modes", modes(model_a))
+        see(f"{key}: model A flags", flags(model_a))
+        see.call(f"{key}: head", _placement, model_b, what=f"the parameters of {where}[-1]")
 
 
 # --- Exercise 3: set_trainable -------------------------------------------------------------
@@ -177,8 +235,10 @@ def set_trainable_key(index: int) -> str:
     return f"step {index + 1}: {set_trainable_call(index)}"
 
 
-def flags(module: nn.Module) -> dict[str, bool]:
-    return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
+def _grads_changed(model: nn.Module, grads: dict[str, torch.Tensor]) -> list[str]:
+    """The parameters whose .grad is no longer the one they had before set_trainable."""
+    return [name for name, p in model.named_parameters()
+            if p.grad is None or not torch.equal(p.grad, grads[name])]
 
 
 @probe
@@ -189,6 +249,13 @@ def test_set_trainable(see, set_trainable):
         for buffer in model.buffers():
             if buffer.is_floating_point():
                 buffer.uniform_(0.5, 1.5)
+    # The caller's choices set_trainable must leave alone: batch norms kept in eval mode in a
+    # model in training mode, and the gradients of a backward pass already taken.
+    model[1].eval()
+    model[4][2][1].eval()
+    grads = {name: torch.randn_like(p) for name, p in model.named_parameters()}
+    for name, p in model.named_parameters():
+        p.grad = grads[name].clone()
     for index, (part, trainable) in enumerate(SET_TRAINABLE_STEPS):
         key = set_trainable_key(index)
         module = model if part == "model" else model[4]
@@ -196,6 +263,8 @@ def test_set_trainable(see, set_trainable):
                              record=False)
         see(f"{key} returns its module", returned is module)
         see(f"{key} flags", flags(model))
+        see(f"{key} modes", modes(model))
+        see(f"{key} grads changed", _grads_changed(model, grads))
     see("buffers", dict(model.named_buffers()))
 
 
@@ -207,6 +276,27 @@ BODY_LR, HEAD_LR = 1e-3, 2e-2
 def grouped_model() -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), nn.Linear(8, 6), nn.BatchNorm1d(6), nn.ReLU(),
                          nn.Sequential(nn.Linear(6, 6), nn.ReLU()), nn.Linear(6, 3))
+
+
+def bare_head_model() -> nn.Sequential:
+    """A nested body with a custom parameter and a frozen first layer; a head without bias."""
+    model = nn.Sequential(nn.Sequential(nn.Linear(8, 4), nn.LayerNorm(4), nn.ReLU()), Scaled(),
+                          nn.Linear(4, 3, bias=False))
+    model[0][0].requires_grad_(False)
+    return model
+
+
+# (key, the model as the check's messages name it, builder): each probed the same way.
+GROUP_MODELS: list[tuple[str, str, Any]] = [
+    ("model", "model", grouped_model),
+    ("bare head", "a model whose first layer is frozen and whose head has no bias", bare_head_model),
+]
+
+
+def groups_where(key: str) -> str:
+    described = next(what for k, what, _ in GROUP_MODELS if k == key)
+    call = f"param_groups(model, body_lr={BODY_LR}, head_lr={HEAD_LR})"
+    return call if described == "model" else f"{call} on {described}"
 
 
 def _describe_groups(groups: Any) -> list[dict[str, Any]] | None:
@@ -237,13 +327,14 @@ def _optimizer_view(groups: Any, model: nn.Module) -> dict[str, Any]:
 
 @probe
 def test_param_groups(see, param_groups):
-    torch.manual_seed(3)
-    model = grouped_model()
-    where = f"param_groups(model, body_lr={BODY_LR}, head_lr={HEAD_LR})"
-    groups = see.call(where, param_groups, model, BODY_LR, HEAD_LR, what=where, record=False)
-    see("type", type(groups).__name__)
-    see("groups", _describe_groups(groups))
-    see("optimizer", _optimizer_view(groups, model))
+    for key, _, build in GROUP_MODELS:
+        torch.manual_seed(3)
+        model = build()
+        where = groups_where(key)
+        groups = see.call(key, param_groups, model, BODY_LR, HEAD_LR, what=where, record=False)
+        see(f"{key}: type", type(groups).__name__)
+        see(f"{key}: groups", _describe_groups(groups))
+        see(f"{key}: optimizer", _optimizer_view(groups, model))
 
 
 # --- Exercise 5: fine_tune -----------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Known answers to lab 05: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+from autograder.variants import edited, right, wrong
+
+LAB = "lab05_transfer_learning"
 
 MISTAKES = [
     wrong("reuse_body shares layers with model A", "reuse_body", '''
@@ -25,6 +27,21 @@ def reuse_body(model_a, n_outputs):
             layer.reset_parameters()
     return nn.Sequential(*body, nn.Linear(model_a[-1].in_features, n_outputs))
 ''', "test_reuse_body"),
+    wrong("reuse_body builds the head in float32 for a float64 model A", "reuse_body",
+          edited(LAB, "reuse_body", ("device=old_head.weight.device,\n                     "
+                                     "dtype=old_head.weight.dtype)", "device=old_head.weight.device)")),
+          "test_reuse_body"),
+    wrong("reuse_body builds the head on the CPU whatever model A's device", "reuse_body",
+          edited(LAB, "reuse_body", ("device=old_head.weight.device,\n", "\n")), "test_reuse_body"),
+    wrong("reuse_body freezes model A's body before copying it", "reuse_body",
+          edited(LAB, "reuse_body", ("    body = copy.deepcopy(model_a[:-1])\n",
+                                     "    for parameter in model_a[:-1].parameters():\n"
+                                     "        parameter.requires_grad = False\n"
+                                     "    body = copy.deepcopy(model_a[:-1])\n")), "test_reuse_body"),
+    wrong("reuse_body puts model A in eval mode to copy it", "reuse_body",
+          edited(LAB, "reuse_body", ("    body = copy.deepcopy(model_a[:-1])\n",
+                                     "    model_a.eval()\n    body = copy.deepcopy(model_a[:-1])\n")),
+          "test_reuse_body"),
     wrong("set_trainable(False) leaves biases and batch-norm trainable", "set_trainable", '''
 def set_trainable(module, trainable):
     for layer in module.modules():
@@ -47,11 +64,33 @@ def set_trainable(module, trainable):
             parameter.requires_grad = trainable
     return module
 ''', "test_set_trainable"),
+    wrong("set_trainable also switches frozen layers to eval mode (as Keras does)", "set_trainable",
+          edited(LAB, "set_trainable",
+                 ("    return module\n", "    module.train(trainable)\n    return module\n")),
+          "test_set_trainable"),
+    wrong("set_trainable clears .grad when it freezes", "set_trainable", '''
+def set_trainable(module, trainable):
+    for parameter in module.parameters():
+        parameter.requires_grad = trainable
+        if not trainable:
+            parameter.grad = None
+    return module
+''', "test_set_trainable"),
     wrong("set_trainable switches train/eval mode instead of requires_grad", "set_trainable", '''
 def set_trainable(module, trainable):
     module.train(trainable)
     return module
 ''', "test_set_trainable"),
+    wrong("param_groups leaves out frozen parameters", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    return [{"params": [p for p in model[:-1].parameters() if p.requires_grad], "lr": body_lr},
+            {"params": [p for p in model[-1].parameters() if p.requires_grad], "lr": head_lr}]
+''', "test_param_groups"),
+    wrong("param_groups takes the head's weight and bias by name", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    return [{"params": list(model[:-1].parameters()), "lr": body_lr},
+            {"params": [model[-1].weight, model[-1].bias], "lr": head_lr}]
+''', "test_param_groups"),
     wrong("param_groups puts the head in both groups", "param_groups", '''
 def param_groups(model, body_lr, head_lr):
     return [{"params": list(model.parameters()), "lr": body_lr},
@@ -221,17 +260,28 @@ def split_task_a_b(X, y, n_b_train=20, seed=0, pair=(0, 2)):
     right("reuse_body by copying model A whole and swapping the head", "reuse_body", '''
 def reuse_body(model_a, n_outputs):
     model_b = copy.deepcopy(model_a)
-    model_b[-1] = nn.Linear(model_b[-1].in_features, n_outputs)
+    model_b[-1] = nn.Linear(model_b[-1].in_features, n_outputs).to(model_b[-1].weight)
     return model_b
 '''),
     right("reuse_body copying layer by layer, with Sequential.append", "reuse_body", '''
 def reuse_body(model_a, n_outputs):
     layers = [copy.deepcopy(layer) for layer in list(model_a)[:-1]]
-    return nn.Sequential(*layers).append(nn.Linear(model_a[-1].weight.shape[1], n_outputs))
+    weight = model_a[-1].weight
+    head = nn.Linear(weight.shape[1], n_outputs, device=weight.device, dtype=weight.dtype)
+    return nn.Sequential(*layers).append(head)
 '''),
     right("reuse_body keeping the body nested", "reuse_body", '''
 def reuse_body(model_a, n_outputs):
-    return nn.Sequential(copy.deepcopy(model_a[:-1]), nn.Linear(model_a[-1].in_features, n_outputs))
+    factory = {"device": next(model_a.parameters()).device, "dtype": next(model_a.parameters()).dtype}
+    return nn.Sequential(copy.deepcopy(model_a[:-1]),
+                         nn.Linear(model_a[-1].in_features, n_outputs, **factory))
+'''),
+    right("reuse_body building the head on the CPU, then moving it with .to(device, dtype)", "reuse_body", '''
+def reuse_body(model_a, n_outputs):
+    old = model_a[-1]
+    head = nn.Linear(old.in_features, n_outputs)
+    head = head.to(device=old.weight.device, dtype=old.weight.dtype)
+    return nn.Sequential(*copy.deepcopy(model_a[:-1]), head)
 '''),
     right("set_trainable with PyTorch's requires_grad_", "set_trainable", '''
 def set_trainable(module, trainable):
@@ -249,6 +299,19 @@ def param_groups(model, body_lr, head_lr):
               for layer in list(model)[:-1] if len(list(layer.parameters())) > 0]
     groups.append({"params": list(model[-1].parameters()), "lr": head_lr})
     return groups
+'''),
+    right("param_groups as a list comprehension over named_parameters", "param_groups", '''
+def param_groups(model, body_lr, head_lr):
+    head = {id(p) for p in model[-1].parameters()}
+    body = [p for _, p in model.named_parameters() if id(p) not in head]
+    return [{"params": body, "lr": body_lr}, {"params": [p for p in model[-1].parameters()], "lr": head_lr}]
+'''),
+    right("set_trainable looping over modules with recurse=False", "set_trainable", '''
+def set_trainable(module, trainable):
+    for layer in module.modules():
+        for parameter in layer.parameters(recurse=False):
+            parameter.requires_grad_(trainable)
+    return module
 '''),
     right("param_groups head first, by parameter name", "param_groups", '''
 def param_groups(model, body_lr, head_lr):
