@@ -7,11 +7,21 @@ clips exactly as `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_` do). Fo
 both records were made with the same stand-ins for the clipping functions; this batch's
 unclipped gradients, which tell "clipped too late" from other mistakes, are computed here from
 the probe's public model and batch.
+
+Then each exercise's contracts (`NORM_CONTRACTS`, `VALUE_CONTRACTS`, `STEP_CONTRACT_HINTS`, keyed
+like the probe's tables): with no gradient at all clip_grad_norm returns 0 and changes nothing;
+on float64 gradients the clipped values match the reference's to float64 precision and the
+returned norm is float64 (or a Python float); train_step applies both clipping options when both
+are given (in either order), treats max_norm=0.0 as a value (not as "no clipping"), skips frozen
+parameters, keeps float64 precision in its norms and leaves the model's modes and requires_grad
+flags as they were.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -26,10 +36,13 @@ from autograder.checks.core import (
     number_question,
 )
 from autograder.probes.lab04_gradient_clipping import (
+    CLIP_CONTRACTS,
     NORM_ABOVE_CASES,
     NORM_BELOW_CASE,
     STEP_CASES,
+    STEP_CONTRACTS,
     VALUE_CASES,
+    StepContract,
     norm_key,
     step_key,
     step_model,
@@ -80,6 +93,87 @@ def _single_tensor_call(got: Observed, key: str) -> object:
                                                 "is not implemented yet")):
             fail(f"{message}. {SINGLE_TENSOR_HINT}")
     return got[key]
+
+
+def _contract_call(got: Observed, key: str, hint: str) -> object:
+    """`got[key]`; a crash there fails with its message and `hint` (what to do instead)."""
+    stopped = got.stopped
+    if key not in got and stopped is not None and stopped["key"] == key:
+        fail(f"{stopped['message'].rstrip('.')}: {hint}")
+    return got[key]
+
+
+def _relative_error(mine: object, theirs: list) -> float:
+    """The largest relative difference between two recorded lists of gradients (inf if they
+    cannot be compared)."""
+    if type(mine) is not list or len(mine) != len(theirs):
+        return math.inf
+    worst = 0.0
+    for a, b in zip(mine, theirs):
+        if b is None or a is None:
+            if a is not b:
+                return math.inf
+            continue
+        if not _is_grad(a) or a.shape != b.shape:
+            return math.inf
+        scale = b.double().abs().max().item() or 1.0
+        worst = max(worst, (a.double() - b.double()).abs().max().item() / scale)
+    return worst
+
+
+FLOAT64_RTOL = 1e-10  # float64 arithmetic differs by ~1e-16; a float32 step in it by ~1e-8
+
+
+def _no_gradient(got: Observed, want: Observed, key: str) -> None:
+    returned = _contract_call(got, key, "with no gradients there is nothing to clip, so return a "
+                                        "total norm of 0 (torch.tensor(0.0), as PyTorch does) "
+                                        "instead of stacking an empty list.")
+    expect(type(returned) in (int, float) or (_is_grad(returned) and returned.numel() == 1
+                                              and bool(returned == 0)),
+           f"{key} returned {returned!r:.60}: with no gradients return a total norm of 0 "
+           "(torch.tensor(0.0), as PyTorch does).")
+    expect(number(returned, what=key) == 0,
+           f"{key} returned {number(returned, what=key):.3g}: with no gradients return a total "
+           "norm of 0 (torch.tensor(0.0), as PyTorch does).")
+    expect(_same_grads(got[f"{key} grads"], want[f"{key} grads"]),
+           f"{key} gave parameters a gradient: leave .grad None where it is None.")
+
+
+def _float64_norm(got: Observed, want: Observed, key: str) -> None:
+    returned = _contract_call(got, key, "it must work on float64 gradients too.")
+    error = _relative_error(got[f"{key} grads"], want[f"{key} grads"])
+    expect(error <= FLOAT64_RTOL,
+           f"{key} scaled the gradients {error:.2g} (relative) away from PyTorch's: compute the "
+           "norm and the factor in the gradients' own dtype (float64 here), not in a float32 "
+           "tensor such as torch.zeros(()) or torch.tensor(a Python float).")
+    expect(not _is_grad(returned) or returned.dtype == torch.float64,
+           f"{key} returned a {returned.dtype if _is_grad(returned) else ''} total norm: compute it "
+           "from the gradients so that it keeps their dtype (float64 here), as PyTorch does, not "
+           "with torch.tensor(a Python float) or torch.zeros(...).")
+    expect_close(returned, number(want[key], what="the reference's norm"),
+                 what=f"{key}: the returned total norm", rtol=FLOAT64_RTOL,
+                 hint="Compute it in the gradients' dtype (float64 here), not in float32.")
+
+
+def _float64_value(got: Observed, want: Observed, key: str) -> None:
+    _contract_call(got, key, "it must work on float64 gradients too.")
+    error = _relative_error(got[f"{key} grads"], want[f"{key} grads"])
+    expect(error <= FLOAT64_RTOL,
+           f"{key} left gradient entries {error:.2g} (relative) away from exactly -0.1 or 0.1: clamp "
+           "with Python numbers (p.grad.clamp_(-clip_value, clip_value)) or limits in the "
+           "gradient's dtype (torch.full_like), not with a float32 torch.full(...) or "
+           "torch.tensor(clip_value).")
+
+
+# Each clipping exercise's contracts, keyed like the probe's CLIP_CONTRACTS.
+NORM_CONTRACTS = {"float64": _float64_norm, "no gradient": _no_gradient}
+VALUE_CONTRACTS = {"float64": _float64_value}
+
+
+def _check_contracts(got: Observed, want: Observed, exercise: str,
+                     table: dict[str, Callable[[Observed, Observed, str], None]]) -> None:
+    for contract in CLIP_CONTRACTS[exercise]:
+        table[contract.name](got, want, contract.key)
 
 
 def test_clip_grad_norm(got, want):
@@ -140,6 +234,8 @@ def test_clip_grad_norm(got, want):
              f"gives {[f'{v:.3g}' for v in theirs.tolist()]}. Use PyTorch's exact factor, "
              "clip_coef = max_norm / (total_norm + 1e-6) clamped to 1: the 1e-6 keeps the "
              "division safe and matters when the norm is tiny.")
+    # 6. The contracts.
+    _check_contracts(got, want, "clip_grad_norm", NORM_CONTRACTS)
 
 
 def test_clip_grad_value(got, want):
@@ -177,6 +273,7 @@ def test_clip_grad_value(got, want):
     expect(_is_grad(mine) and mine.shape == theirs.shape and torch.equal(mine, theirs),
            "clip_grad_value(tensor, clip_value) with a single tensor must clamp that tensor's "
            "gradient: treat a tensor as [tensor].")
+    _check_contracts(got, want, "clip_grad_value", VALUE_CONTRACTS)
 
 
 ORDER = ("Order matters: forward, loss.backward() (fills the gradients), clipping, "
@@ -184,12 +281,13 @@ ORDER = ("Order matters: forward, loss.backward() (fills the gradients), clippin
 OUT_KEYS = ("loss", "grad_norm_before", "grad_norm_after")
 
 
-def _fresh_gradients(seed: int) -> list[torch.Tensor]:
+def _fresh_gradients(seed: int, dtype: torch.dtype = torch.float32,
+                     frozen: bool = False) -> list[torch.Tensor | None]:
     """This batch's gradients, before any clipping: one backward pass of the probe's model."""
-    model, X, y = step_model(seed)
+    model, X, y = step_model(seed, dtype, frozen)
     twin = copy.deepcopy(model)
     nn.CrossEntropyLoss()(twin(X), y).backward()
-    return [p.grad.detach().clone() for p in twin.parameters()]
+    return [None if p.grad is None else p.grad.detach().clone() for p in twin.parameters()]
 
 
 def _as_float(value: object, what: str) -> float:
@@ -285,6 +383,75 @@ def test_train_step(got, want):
     _expect_out(out, want[key], "grad_norm_before", where, 1e-4)
     _expect_out(out, want[key], "grad_norm_after", where, 1e-4,
                 "grad_norm_after is the global norm of the gradients optimizer.step() uses.")
+    # 5. The contracts.
+    for contract in STEP_CONTRACTS:
+        _step_contract(got, want, contract)
+
+
+def _value_then_norm(grads: list, max_norm: float, clip_value: float) -> list:
+    """`grads` clipped by value first, then by norm: the other order train_step may use."""
+    tensors = []
+    for g in grads:
+        if g is not None:
+            tensor = torch.zeros_like(g, requires_grad=True)
+            tensor.grad = g.clone()
+            tensors.append(tensor)
+    torch.nn.utils.clip_grad_value_(tensors, clip_value)
+    torch.nn.utils.clip_grad_norm_(tensors, max_norm)
+    clipped = iter([t.grad for t in tensors])
+    return [None if g is None else next(clipped) for g in grads]
+
+
+# What each train_step contract (keyed by StepContract.name) must show: a hint when train_step
+# crashed there, and one when optimizer.step() saw other gradients than the reference's step().
+STEP_CONTRACT_HINTS = {
+    "both": ("when max_norm and clip_value are both given, apply both.",
+             "optimizer.step() did not see the gradients clipped by both options: when max_norm "
+             "and clip_value are both given apply both (clip_grad_norm, then clip_grad_value), "
+             "not only one of them."),
+    "zero": ("0.0 is a valid max_norm.",
+             "optimizer.step() did not see the gradients clipped to norm 0 (all zero): test "
+             "`if max_norm is not None:` rather than `if max_norm:`, since 0.0 is a valid "
+             "max_norm that is falsy."),
+    "float64 frozen": ("skip the parameters whose .grad is None (frozen ones) when you measure "
+                       "or clip the gradients.",
+                       "optimizer.step() did not see the gradients clipped to norm 0.2: clip "
+                       "between loss.backward() and optimizer.step(), skipping the frozen "
+                       "parameters (their .grad is None)."),
+}
+
+
+def _step_contract(got: Observed, want: Observed, contract: StepContract) -> None:
+    crashed, wrong_grads = STEP_CONTRACT_HINTS[contract.name]
+    key = where = contract.key
+    _contract_call(got, key, crashed)
+    out, seen = _stepped(got, key, where)
+    expected = {name: number(want[key][name], what=name) for name in OUT_KEYS}
+    if not _same_grads(seen, want[f"{key} seen by step()"]):
+        fresh = _fresh_gradients(contract.seed, contract.dtype, contract.frozen)
+        other_order = (_value_then_norm(fresh, **contract.clipping)
+                       if set(contract.clipping) == {"max_norm", "clip_value"} else None)
+        if other_order is None or not _same_grads(seen, other_order):
+            fail(f"{where}: {wrong_grads}")
+        expected["grad_norm_after"] = _global_norm(other_order)  # clipped in the other order
+    float64 = contract.dtype == torch.float64
+    for name in OUT_KEYS:
+        mine, theirs = _as_float(out[name], f"out[{name!r}]"), expected[name]
+        if name != "loss" and float64 and not math.isclose(mine, theirs, rel_tol=FLOAT64_RTOL):
+            fail(f"{where}: out[{name!r}] is {abs(mine - theirs) / abs(theirs):.2g} (relative) away "
+                 "from the float64 norm: compute the norms in the gradients' dtype (float64 "
+                 "here), not by adding them into a float32 tensor such as torch.zeros(()).")
+        expect_close(mine, theirs, what=f"{where}: out[{name!r}]",
+                     rtol=FLOAT64_RTOL if float64 else 1e-4,
+                     hint="out['loss'] is this batch's loss; out['grad_norm_before'] and "
+                          "out['grad_norm_after'] the global norms before and after clipping.")
+    expect(got[f"{key} modes"] == want[f"{key} modes"],
+           f"{where} switched the model (or some of its modules) out of the train mode the caller "
+           "gave it: leave the caller's model in its mode, without calling model.eval() in "
+           "train_step.")
+    expect(got[f"{key} requires_grad"] == want[f"{key} requires_grad"],
+           f"{where} changed the requires_grad flags of the model's parameters: leave frozen "
+           "parameters frozen and the others trainable.")
 
 
 test_q1_unstable_gradients = choice_question("Q1")

@@ -8,12 +8,20 @@ runs with stand-ins for the two clipping exercises (PyTorch's `clip_grad_norm_` 
 own exercise only) and with an optimizer that records the gradients it sees when `step()` is
 called, which is how the order of the steps shows. Everything runs on one thread, as in the
 judge, so the student's record and the reference's are computed alike.
+
+Then each exercise's contracts, run last (each exercise's table says which: `CLIP_CONTRACTS`,
+`STEP_CONTRACTS`): the clipping functions on a model none of whose parameters has a gradient
+yet and on float64 gradients (the total norm keeps their dtype, and so do the clipped values,
+to the last bits); `train_step` with both clipping options at once, with max_norm=0.0 (a valid
+value that is falsy), and on a float64 model with a frozen bias, recording after each step the
+model's modes and requires_grad flags too.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -49,17 +57,59 @@ class Net(nn.Module):
         return self.out(torch.tanh(self.hidden(x)))
 
 
-def net_with_grads(seed: int, scale: float) -> Net:
-    """A `Net` whose gradients (of a loss multiplied by `scale`) are filled in."""
+def net_with_grads(seed: int, scale: float, dtype: torch.dtype = torch.float32) -> Net:
+    """A `Net` of `dtype` whose gradients (of a loss multiplied by `scale`) are filled in."""
     torch.manual_seed(seed)
-    net = Net()
-    X, y = torch.randn(64, 6) * 2, torch.randint(0, 3, (64,))
+    net = Net().to(dtype)
+    X, y = (torch.randn(64, 6) * 2).to(dtype), torch.randint(0, 3, (64,))
     (scale * nn.functional.cross_entropy(net(X), y)).backward()
     return net
 
 
 def grads(module: nn.Module) -> list[torch.Tensor | None]:
     return [p.grad for p in module.parameters()]
+
+
+def net_without_grads() -> Net:
+    """A `Net` before any backward(): no parameter has a gradient."""
+    torch.manual_seed(5)
+    return Net()
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One contract call of a clipping function: `function(model.parameters(), argument)` on the
+    model `build()` makes; `name` is the check's key for what it must show, `key` names the call
+    in the record and in the check's messages."""
+
+    name: str
+    key: str
+    build: Callable[[], nn.Module]
+    argument: float
+
+
+# Each clipping exercise's contracts, run after its other calls (the check's table of the same
+# keys says what each must show).
+CLIP_CONTRACTS = {
+    "clip_grad_norm": (
+        Contract("float64", "clip_grad_norm(model.parameters(), 1.0) on float64 gradients",
+                 lambda: net_with_grads(5, 40.0, torch.float64), 1.0),
+        Contract("no gradient", "clip_grad_norm(model.parameters(), 1.0) before any backward() (no parameter "
+                 "has a gradient)", net_without_grads, 1.0),
+    ),
+    "clip_grad_value": (
+        Contract("float64", "clip_grad_value(model.parameters(), 0.1) on float64 gradients",
+                 lambda: net_with_grads(6, 30.0, torch.float64), 0.1),
+    ),
+}
+
+
+def run_contracts(see, function: Callable[..., object], exercise: str) -> None:
+    """Each contract of `exercise`: what the call returned, and the gradients it left."""
+    for contract in CLIP_CONTRACTS[exercise]:
+        net = contract.build()
+        see.call(contract.key, function, net.parameters(), contract.argument, what=contract.key)
+        see(f"{contract.key} grads", grads(net))
 
 
 # Gradients well above max_norm (seed, loss scale, max_norm), and one case well below.
@@ -101,6 +151,7 @@ def test_clip_grad_norm(see, clip_grad_norm):
         see.call(where, clip_grad_norm, [tiny], 5e-7,
                  what="clip_grad_norm([p], 5e-7) with a gradient of norm 1e-6", record=False)
         see(f"{where} grad", tiny.grad)
+        run_contracts(see, clip_grad_norm, "clip_grad_norm")
 
 
 VALUE_CASES = [(0, 30.0, 0.5), (1, 3.0, 0.05)]
@@ -131,6 +182,7 @@ def test_clip_grad_value(see, clip_grad_value):
         where = "clip_grad_value(a single tensor, 1.0)"
         see.call(where, clip_grad_value, weight, 1.0, what=where, record=False)
         see(f"{where} grad", weight.grad)
+        run_contracts(see, clip_grad_value, "clip_grad_value")
 
 
 def stand_in_clip_grad_norm(parameters, max_norm: float) -> torch.Tensor:
@@ -163,10 +215,14 @@ class RecordingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
-def step_model(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+def step_model(seed: int, dtype: torch.dtype = torch.float32,
+               frozen: bool = False) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The model and batch of one train_step call (with `frozen`, the first layer's bias has
+    requires_grad=False, so its .grad stays None)."""
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
-    return model, torch.randn(128, 5) * 3, torch.randint(0, 3, (128,))
+    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3)).to(dtype)
+    model[0].bias.requires_grad_(not frozen)
+    return model, (torch.randn(128, 5) * 3).to(dtype), torch.randint(0, 3, (128,))
 
 
 # (seed of the model and batch, clipping keyword arguments): no clipping; a max_norm about a
@@ -183,6 +239,34 @@ def step_key(clipping: dict[str, float]) -> str:
     return f"train_step(..., {name}={value})"
 
 
+@dataclass(frozen=True)
+class StepContract:
+    """One contract call of train_step on `step_model(seed, dtype, frozen)`, in train mode; `name`
+    is the check's key for what it must show."""
+
+    name: str
+    seed: int
+    clipping: dict[str, float] = field(default_factory=dict)
+    dtype: torch.dtype = torch.float32
+    frozen: bool = False
+    on: str = ""
+
+    @property
+    def key(self) -> str:
+        arguments = ", ".join(f"{name}={value}" for name, value in self.clipping.items())
+        return f"train_step(..., {arguments}){self.on}"
+
+
+# train_step's contracts, run after its other calls: both clipping options at once (gradient norm
+# about 0.46, largest entry about 0.12), a max_norm of 0.0, and a float64 model with a frozen bias.
+STEP_CONTRACTS = (
+    StepContract("both", 4, {"max_norm": 0.2, "clip_value": 0.02}),
+    StepContract("zero", 5, {"max_norm": 0.0}),
+    StepContract("float64 frozen", 6, {"max_norm": 0.2}, torch.float64, True,
+                 " on a float64 model whose first bias is frozen (requires_grad=False)"),
+)
+
+
 @probe
 def test_train_step(see, train_step):
     train_step = with_globals(train_step, clip_grad_norm=stand_in_clip_grad_norm,
@@ -196,6 +280,17 @@ def test_train_step(see, train_step):
         see(f"{where} steps", optimizer.steps)
         see(f"{where} seen by step()", optimizer.first_seen)
         see(f"{where} grads after", grads(model))
+    for contract in STEP_CONTRACTS:
+        model, X, y = step_model(contract.seed, contract.dtype, contract.frozen)
+        optimizer = RecordingSGD(model.parameters(), lr=STEP_LR)
+        where = contract.key
+        see.call(where, train_step, model, X, y, loss_fn, optimizer, what=where,
+                 **contract.clipping)
+        see(f"{where} steps", optimizer.steps)
+        see(f"{where} seen by step()", optimizer.first_seen)
+        see(f"{where} grads after", grads(model))
+        see(f"{where} modes", {name or ".": module.training for name, module in model.named_modules()})
+        see(f"{where} requires_grad", [p.requires_grad for p in model.parameters()])
 
 
 test_q1_unstable_gradients = answer("test_q1_unstable_gradients")

@@ -10,6 +10,9 @@ _CLIP = ("    if max_norm is not None:\n        clip_grad_norm(model.parameters(
 _AFTER = "    grad_norm_after = global_grad_norm()\n"
 _STEP = "    optimizer.step()\n"
 _ZERO = "    optimizer.zero_grad()\n"
+_NORMS = ("        norms = [torch.linalg.vector_norm(p.grad) for p in model.parameters()"
+          " if p.grad is not None]\n"
+          "        return torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0\n")
 
 
 def _step_mistake(name: str, *changes: tuple[str, str]) -> Variant:
@@ -159,6 +162,61 @@ from torch.nn.utils import clip_grad_norm_
 def clip_grad_norm(parameters, max_norm):
     return clip_grad_norm_(parameters, max_norm)
 ''', "test_clip_grad_norm"),
+    # Contracts. No parameter has a gradient: PyTorch returns a norm of 0.
+    wrong("clip_grad_norm stacks an empty list when no parameter has a gradient", "clip_grad_norm",
+          edited("lab04_gradient_clipping", "clip_grad_norm",
+                 ("    if not grads:\n        return torch.tensor(0.0)\n", "")),
+          "test_clip_grad_norm"),
+    # Float64 gradients: the norm and the factor in their dtype.
+    wrong("clip_grad_norm returns torch.tensor(a Python float): float32 for float64 gradients",
+          "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    total = math.sqrt(sum(g.pow(2).sum().item() for g in grads))
+    factor = min(1.0, max_norm / (total + 1e-6))
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(factor)
+    return torch.tensor(total)
+''', "test_clip_grad_norm"),
+    wrong("clip_grad_norm adds the squares into a float32 torch.zeros(())", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    total = torch.zeros(())
+    for g in grads:
+        total += g.pow(2).sum()
+    total_norm = total.sqrt()
+    with torch.no_grad():
+        for g in grads:
+            g.mul_(torch.clamp(max_norm / (total_norm + 1e-6), max=1.0))
+    return total_norm.item()
+''', "test_clip_grad_norm"),
+    wrong("clip_grad_value clamps to limits built with torch.full (float32)", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    params = [parameters] if isinstance(parameters, torch.Tensor) else parameters
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                limit = torch.full(p.grad.shape, clip_value)
+                p.grad.copy_(torch.minimum(torch.maximum(p.grad, -limit), limit))
+''', "test_clip_grad_value"),
+    # train_step: both clipping options at once, max_norm=0.0, a frozen parameter, float64, modes.
+    _step_mistake("train_step applies only max_norm when both options are given",
+                  ("    if clip_value is not None:", "    elif clip_value is not None:")),
+    _step_mistake("train_step tests `if max_norm:` (max_norm=0.0 clips nothing)",
+                  ("    if max_norm is not None:", "    if max_norm:")),
+    _step_mistake("train_step measures the norms over every parameter (a frozen one has no .grad)",
+                  (_NORMS, "        return torch.linalg.vector_norm(torch.stack("
+                           "[torch.linalg.vector_norm(p.grad) for p in model.parameters()])).item()\n")),
+    _step_mistake("train_step adds the squared norms into a float32 torch.zeros(())",
+                  (_NORMS, "        total = torch.zeros(())\n"
+                           "        for p in model.parameters():\n"
+                           "            if p.grad is not None:\n"
+                           "                total += p.grad.pow(2).sum()\n"
+                           "        return total.sqrt().item()\n")),
+    _step_mistake("train_step leaves the model in eval mode", (_ZERO, _ZERO + "    model.eval()\n")),
 ]
 
 ALTERNATIVES = [
@@ -237,6 +295,44 @@ def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
     optimizer.step()
     optimizer.zero_grad()
     return {"loss": loss.item(), "grad_norm_before": before, "grad_norm_after": after}
+'''),
+    right("clip_grad_norm from a sum of squares, 0.0 returned without gradients", "clip_grad_norm", '''
+def clip_grad_norm(parameters, max_norm):
+    params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    grads = [p.grad.detach() for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    total_norm = sum((g ** 2).sum() for g in grads).sqrt()
+    coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef)
+    return total_norm
+'''),
+    right("clip_grad_value with torch.where and Python numbers", "clip_grad_value", '''
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    for p in parameters:
+        if p.grad is not None:
+            g = p.grad
+            p.grad = torch.where(g > clip_value, clip_value, torch.where(g < -clip_value, -clip_value, g))
+'''),
+    right("train_step clipping by value before norm, in train mode, norms from torch.cat", "train_step", '''
+def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    before = torch.cat([g.reshape(-1) for g in grads]).norm().item()
+    if clip_value is not None:
+        clip_grad_value(model.parameters(), clip_value)
+    if max_norm is not None:
+        clip_grad_norm(model.parameters(), max_norm)
+    after = torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None]).norm().item()
+    optimizer.step()
+    optimizer.zero_grad()
+    return {"loss": float(loss), "grad_norm_before": before, "grad_norm_after": after}
 '''),
     right("Q4 as a fraction", "q4_clip_factor", "Q4 = 2.5 / 10"),
 ]
