@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lab lint bench clean
+.PHONY: install demo test lab lint bench mutate clean
 
 install: $(STAMP)
 
@@ -67,6 +67,10 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
+
+# Mutation testing of the hidden tests (mutmut): minutes per lab, so not part of `make test`.
+mutate: $(STAMP)
+	$(BIN)/python -m autograder mutate
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
     autograder run [LAB ...] [--quick] [--out DIR]        execute source notebooks (papermill)
     autograder sync [LAB ...] [--check]                    solutions/ → notebook solution cells
     autograder check [LAB ...]                             tests vs reference, blank and mistakes
+    autograder mutate [LAB ...] [--jobs N]                 mutants of solutions/ vs the tests (mutmut)
     autograder release [LAB ...] [--out DIR] [--exchange X] student version, zip, leak check;
                                                            published to an nbgrader exchange
     autograder collect [LAB ...] --out DIR [--exchange X]  submissions from the exchange
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run each lab's tests against its known answers")
     check.add_argument("labs", nargs="*", metavar="LAB")
     check.set_defaults(handler=_check)
+
+    mutate = commands.add_parser("mutate", help="mutation-test the hidden tests with mutmut")
+    mutate.add_argument("labs", nargs="*", metavar="LAB")
+    mutate.add_argument("--jobs", type=int, default=0, help="mutants graded at once (default: CPUs)")
+    mutate.set_defaults(handler=_mutate)
 
     release = commands.add_parser("release", help="generate the student version of the labs")
     release.add_argument("labs", nargs="*", metavar="LAB")
@@ -155,6 +161,17 @@ def _check(args: argparse.Namespace) -> int:
             line += f" (should fail: {', '.join(sorted(verdict.expected_failures)) or 'nothing'})"
         print(line)
     return 0 if all(verdict.ok for verdict in verdicts) else 1
+
+
+def _mutate(args: argparse.Namespace) -> int:
+    from autograder.mutation.run import mutate, report
+
+    results = []
+    for lab in find_labs(args.labs):
+        results.append(mutate(lab, args.jobs))
+        print(f"{lab.lab_id}: {results[-1].killed} of {results[-1].total} mutants killed", flush=True)
+    print(report(results))
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _release(args: argparse.Namespace) -> int:

@@ -58,7 +58,8 @@ def _checks(lab_module: str) -> types.ModuleType:
     return importlib.import_module(f"autograder.checks.{lab_module}")
 
 
-def _observe(lab_module: str, probe_name: str, subject: Any) -> dict[str, Any]:
+def observe(lab_module: str, probe_name: str, subject: Any) -> dict[str, Any]:
+    """The record of one probe run on `subject` here, in a trusted process."""
     return probes_core.observe(getattr(_probes(lab_module), probe_name).observe, probe_name, subject)
 
 
@@ -83,7 +84,7 @@ def reference_record(lab_module: str, probe_name: str, subject_name: str) -> dic
         with contextlib.suppress(Exception):
             return torch.load(path, weights_only=True)
     solutions = importlib.import_module(f"solutions.{lab_module}")
-    record = _observe(lab_module, probe_name, getattr(solutions, subject_name))
+    record = observe(lab_module, probe_name, getattr(solutions, subject_name))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
@@ -113,7 +114,7 @@ def _mistake_records(lab_module: str, probe_name: str, subject_name: str) -> lis
             continue
         scope = dict(vars(solutions))
         exec(compile(mistake.source, f"<known mistake: {mistake.name}>", "exec"), scope)
-        found.append((mistake.name, _observe(lab_module, probe_name, scope[subject_name])))
+        found.append((mistake.name, observe(lab_module, probe_name, scope[subject_name])))
     return found
 
 
@@ -135,15 +136,22 @@ def verdict(lab_module: str, grade_id: str, call: tuple[str, str] | None,
     """Judge one grade cell from the student's `record` (None: nothing was recorded)."""
     if call is None:
         return Verdict(grade_id, False, "this grade cell has no hidden tests to judge it by.")
-    probe_name, subject_name = call
-    want = Observed(reference_record(lab_module, probe_name, subject_name), reference=True)
-    got = Observed(record, missing=why_missing)
-    message = _check(lab_module, probe_name, got, want)
+    message = failure(lab_module, call, record, why_missing)
     if not message:
         return Verdict(grade_id, True)
+    probe_name, subject_name = call
+    got = Observed(record, missing=why_missing)
     if record is not None and record["stopped"] is None:
         for name, mistake in _mistake_records(lab_module, probe_name, subject_name):
             if not _check(lab_module, probe_name, got, Observed(mistake, reference=True)):
                 message += f" (It behaves like a known mistake: {name}.)"
                 break
     return Verdict(grade_id, False, message)
+
+
+def failure(lab_module: str, call: tuple[str, str], record: dict[str, Any] | None,
+            why_missing: str = "") -> str:
+    """Why the check fails `record` against the reference's, or '' if it passes."""
+    probe_name, subject_name = call
+    want = Observed(reference_record(lab_module, probe_name, subject_name), reference=True)
+    return _check(lab_module, probe_name, Observed(record, missing=why_missing), want)

@@ -139,7 +139,7 @@ def test_the_reference_record_is_the_same_bit_for_bit_every_time():
 
     torch.manual_seed(123)
     first = judge.reference_record(LAB, "test_orthogonal_init", "orthogonal_init_")["observations"]
-    again = judge._observe(LAB, "test_orthogonal_init", ref.orthogonal_init_)["observations"]
+    again = judge.observe(LAB, "test_orthogonal_init", ref.orthogonal_init_)["observations"]
     assert first.keys() == again.keys()
     for key, value in first.items():
         assert torch.equal(value, again[key]) if isinstance(value, torch.Tensor) else value == again[key]
