@@ -24,7 +24,8 @@ def lr_range_test(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor,
     """Smoothed training loss while the learning rate grows exponentially from start_lr to end_lr.
 
     Trains with `optimizer` (plain SGD when None), stops once the smoothed loss is not finite
-    or exceeds stop_factor × the best one, then restores the model and the optimizer.
+    or exceeds stop_factor × the best one, then restores the model (its state, its modules'
+    modes and its parameters' .grad) and the optimizer.
     """
     ### BEGIN SOLUTION
     if num_iters < 2:
@@ -33,6 +34,8 @@ def lr_range_test(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor,
         optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    saved_grads = [copy.deepcopy(p.grad) for p in model.parameters()]
+    saved_modes = [(module, module.training) for module in model.modules()]
 
     def endless_batches():
         while True:
@@ -62,6 +65,10 @@ def lr_range_test(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor,
     finally:
         model.load_state_dict(saved_model)
         optimizer.load_state_dict(saved_optimizer)
+        for p, grad in zip(model.parameters(), saved_grads):
+            p.grad = grad
+        for module, training in saved_modes:
+            module.training = training
     return lrs, losses
     ### END SOLUTION
 

@@ -67,6 +67,8 @@ from autograder.probes.lab07_lr_schedules import (
 )
 
 RTOL = 1e-9
+_GLOBAL_SEEDING = {"random": "random.seed, random.uniform", "numpy": "np.random.seed",
+                   "torch": "torch.manual_seed"}
 STAND_IN = ("While this exercise is graded, cosine_annealing is a stand-in (so that a mistake in "
             "Exercise 6 costs nothing here) that anneals along another curve: what it returns for "
             "the right arguments must be your rate, unchanged.")
@@ -183,6 +185,35 @@ RESTORE = ("Save copies before training (copy.deepcopy(model.state_dict()) and "
            "tensors that training changes) and load them back at the end, even after an early stop.")
 
 
+def _check_module_restored(after: object, wanted: dict) -> None:
+    """The caller's model (handed over in eval mode, without gradients) comes back in the modes,
+    with the requires_grad and the .grad it had (a .grad of zeros is as good as none)."""
+    where = "lr_range_test"
+    expect(type(after) is dict and all(type(after.get(key)) is dict
+                                       for key in ("training", "requires_grad", "grads")),
+           f"{where}: the hidden tests could not read the model after the range test.")
+    for name, training in wanted["training"].items():
+        if after["training"].get(name) is not training:
+            module = "the model" if name == "." else f"its module {name!r}"
+            fail(f"{where} left {module} in {'train' if after['training'].get(name) else 'eval'} "
+                 f"mode though the caller had put it in {'train' if training else 'eval'} mode: save "
+                 "each module's mode before the test (model.training) and put it back at the end "
+                 "(model.train(was_training)).")
+    for name, flag in wanted["requires_grad"].items():
+        expect(after["requires_grad"].get(name) is flag,
+               f"{where} changed requires_grad of parameter {name!r}: leave it as the caller set it.")
+    for name, grad in wanted["grads"].items():
+        now = after["grads"].get(name, "missing")
+        if grad is None and (now is None or (type(now) is torch.Tensor and not now.any())):
+            continue
+        if not _equal(now, grad):
+            fail(f"{where} left the last iteration's gradient in .grad of parameter {name!r} (the "
+                 f"caller's model had {'no gradient' if grad is None else 'another one'}): put back "
+                 "each parameter's .grad as it was before the test (save them with "
+                 "copy.deepcopy(p.grad); for a model without gradients, model.zero_grad() at the "
+                 "end), so that the caller's next optimizer step does not apply it.")
+
+
 def test_lr_range_test(got, want):
     where = "lr_range_test"
     # Full batch, float64: every correct implementation gives the reference's numbers.
@@ -210,9 +241,10 @@ def test_lr_range_test(got, want):
            "(model.load_state_dict) so that optimizers keep pointing at its parameters.")
     expect(len(set(losses)) > 1, f"{where}: the losses never changed; train the model at each step.")
 
-    # Default optimizer: the caller's model comes back unchanged too.
+    # Default optimizer: the caller's model comes back unchanged too, modes and .grad included.
     _same_state(got[f"{DEFAULT_CALL} model before"], got[f"{DEFAULT_CALL} model after"],
                 f"{where} (default optimizer) left the model trained: its weights", RESTORE)
+    _check_module_restored(got[f"{DEFAULT_CALL} module after"], want[f"{DEFAULT_CALL} module after"])
 
     # A loss that turns NaN: stop there, the NaN recorded last.
     _, losses = _pair(got[NAN_CALL], NAN_CALL)
@@ -221,6 +253,12 @@ def test_lr_range_test(got, want):
            f"{where}: the loss became NaN at the 10th iteration; the range test should record it "
            f"and stop there (10 entries), but returned {len(losses)}. NaN > x is always False: "
            "test math.isfinite(loss) as well.")
+
+
+def _same_floats(a: object, b: list) -> bool:
+    """Lists of floats equal, NaN equal to NaN."""
+    return (type(a) is list and len(a) == len(b)
+            and all(type(x) is type(y) and (x == y or (x != x and y != y)) for x, y in zip(a, b)))
 
 
 def test_suggest_lr(got, want):
@@ -235,6 +273,16 @@ def test_suggest_lr(got, want):
         expect_close(value, want[what], what=what, rtol=1e-9,
                      hint="Find i_min, the index of the lowest finite loss (the first one on a tie; "
                           "skip NaN and inf, e.g. with math.isfinite), and return lrs[i_min] / 10.")
+        after, wanted = got[f"{what} lists after"], want[f"{what} lists after"]
+        for index, name in enumerate(("lrs", "losses")):
+            mine = after[index] if type(after) is list and len(after) == 2 else None
+            if not _same_floats(mine, wanted[index]):
+                how = (f"{len(mine)} entries instead of {len(wanted[index])}" if type(mine) is list
+                       and len(mine) != len(wanted[index]) else "its entries changed or moved")
+                fail(f"{what} changed the caller's {name} list ({how}): read the lists without "
+                     "modifying them (skip "
+                     "non-finite losses as you scan, or filter into new lists), since the caller "
+                     "still plots that curve.")
 
 
 # ---------------------------------------------------------------- schedules of the step
@@ -367,7 +415,10 @@ def test_one_cycle(got, want):
               "at 2·pct_start·total_steps − 2), the last phase at total_steps − 1; within a phase, "
               "pct = (t − phase start) / (phase end − phase start), annealed by cosine or linearly.")
     direction = ("1cycle moves the momentum AGAINST the learning rate: from max_momentum down to "
-                 "base_momentum while the rate rises, then back up to max_momentum while it falls.")
+                 "base_momentum while the rate rises, then back up to max_momentum while it falls "
+                 "(three_phase: it stays at max_momentum in the last phase), between the "
+                 "base_momentum and max_momentum passed in (the hidden tests pass values other than "
+                 "0.85 and 0.95).")
     using = ("Your one_cycle calls cosine_annealing: within a phase, the value is "
              "cosine_annealing(t − phase start, phase end − phase start, value at the start, value "
              f"at the end). {STAND_IN}")
@@ -495,6 +546,13 @@ def test_random_search(got, want):
                            for name, seed in (("again", 7), ("twice", 7), ("other", 8)))
     expect(again == twice, "the same seed must give the same trials: draw from your own generator "
                            "seeded with `seed` (random.Random(seed)).")
+    drawn, wanted = got["global generators after"], want["global generators after"]
+    for name, value in wanted.items():
+        mine = drawn.get(name) if type(drawn) is dict else None
+        expect(type(mine) is float and mine == value,
+               f"random_search reseeded or drew from the caller's global {name} generator "
+               f"({_GLOBAL_SEEDING[name]}): draw only from a generator of your own, "
+               "rng = random.Random(seed), and leave the global ones as the caller seeded them.")
     expect(again != other, "different seeds should give different trials: seed your generator with `seed`.")
 
 

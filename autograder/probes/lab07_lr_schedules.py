@@ -4,7 +4,11 @@ check of the same name reads what each records).
 Each schedule is called at every step of a few runs, with torch.optim.lr_scheduler refused,
 and the whole sequence is recorded. The range test runs on small seeded problems (full batch
 in float64 where its numbers are compared); the probe records what it returned and the
-model's and the optimizer's states before and after. The plateau scheduler is stepped on
+model's and the optimizer's states before and after, and, for a model handed over in eval mode
+without gradients, its modes, requires_grad and .grad after. `suggest_lr`'s lists are recorded
+after the call (the caller's curve). `random_search` runs once with the global generators
+(random, numpy, torch) seeded by the probe, whose next draws it records (their states are put
+back afterwards). The plateau scheduler is stepped on
 seeded metric walks; after each step the probe records the group rates, `num_bad_epochs`
 and `best`.
 
@@ -19,7 +23,9 @@ tell right arguments from wrong ones.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import random
 
 import torch
 from torch import nn
@@ -109,12 +115,16 @@ def test_lr_range_test(see, lr_range_test):
     see(f"{RESTORE_CALL} same parameters", all(a is b for a, b in zip(parameters, model.parameters()))
         and len(parameters) == len(list(model.parameters())))
 
-    # Default optimizer: the model before and after.
+    # Default optimizer, a model handed over in eval mode without gradients: the model before
+    # and after (its state, and its modes, requires_grad and .grad as a whole module).
     model, X, y = toy_problem(5, dtype=torch.float32)
+    model.eval()  # Linear and Tanh only: the same losses in either mode
     see(f"{DEFAULT_CALL} model before", model.state_dict())
+    see(f"{DEFAULT_CALL} module before", model)
     see.call(DEFAULT_CALL, lr_range_test, model, nn.CrossEntropyLoss(), X, y, num_iters=40,
              batch_size=16, what=DEFAULT_CALL, record=False)
     see(f"{DEFAULT_CALL} model after", model.state_dict())
+    see(f"{DEFAULT_CALL} module after", model)
 
     # A loss that turns NaN from its 10th call on.
     model, X, y = toy_problem(6)
@@ -143,7 +153,9 @@ SUGGEST_CASES = [
 def test_suggest_lr(see, suggest_lr):
     for losses, description in SUGGEST_CASES:
         what = f"suggest_lr on {description}"
-        see.call(what, suggest_lr, list(SUGGEST_LRS), list(losses), what=what)
+        given = (list(SUGGEST_LRS), list(losses))
+        see.call(what, suggest_lr, *given, what=what)
+        see(f"{what} lists after", list(given))  # the caller's curve, as suggest_lr left it
 
 
 # ---------------------------------------------------------------- schedules of the step
@@ -292,6 +304,7 @@ ONE_CYCLE_CASES = [
     (451, 0.02, {"div_factor": 10.0, "final_div_factor": 100.0, "base_momentum": 0.8,
                  "max_momentum": 0.9}),
     (120, 0.3, {"pct_start": 0.4, "three_phase": True, "anneal_strategy": "linear"}),
+    (90, 0.05, {"three_phase": True, "base_momentum": 0.6, "max_momentum": 0.99, "div_factor": 5.0}),
 ]
 
 
@@ -400,6 +413,30 @@ SPACE = {"lr": (1e-4, 1.0, "log"), "momentum": (0.5, 0.99), "width": [32, 64, 12
 SEARCH_TRIALS = 300
 SEARCH_CALL = f"random_search(train_fn, space, {SEARCH_TRIALS}, seed=7)"
 SEED_RUNS = (("again", 7), ("twice", 7), ("other", 8))
+GLOBAL_SEED = 1234  # the caller's seed of the global generators before the "again" run
+
+
+class GlobalGenerators:
+    """The caller's global generators (random, numpy, torch), seeded with GLOBAL_SEED on entry;
+    `drawn()` is the next draw of each, and their states are put back on exit."""
+
+    def __enter__(self) -> GlobalGenerators:
+        import numpy
+        self.numpy = numpy
+        self.saved = random.getstate(), numpy.random.get_state(), torch.random.get_rng_state()
+        random.seed(GLOBAL_SEED)
+        numpy.random.seed(GLOBAL_SEED)
+        torch.manual_seed(GLOBAL_SEED)
+        return self
+
+    def drawn(self) -> dict:
+        return {"random": random.random(), "numpy": float(self.numpy.random.random()),
+                "torch": float(torch.rand(1, dtype=torch.float64))}
+
+    def __exit__(self, *exc) -> None:
+        random.setstate(self.saved[0])
+        self.numpy.random.set_state(self.saved[1])
+        torch.random.set_rng_state(self.saved[2])
 
 
 @probe
@@ -410,8 +447,11 @@ def test_random_search(see, random_search):
     see(f"{SEARCH_CALL} type", type(trials).__name__)
     see(f"{SEARCH_CALL} train_fn calls", recorder.calls)
     for name, seed in SEED_RUNS:
-        see.call(f"seed {name}", random_search, TrainFnRecorder(), dict(SPACE), 20, seed=seed,
-                 what=f"random_search(..., seed={seed})")
+        with GlobalGenerators() if name == "again" else contextlib.nullcontext() as generators:
+            see.call(f"seed {name}", random_search, TrainFnRecorder(), dict(SPACE), 20, seed=seed,
+                     what=f"random_search(..., seed={seed})")
+            if generators is not None:
+                see("global generators after", generators.drawn())
 
 
 # ---------------------------------------------------------------- concept questions

@@ -254,6 +254,40 @@ class ReduceLROnPlateauScratch:
                 group["lr"] = lr
             self.num_bad_epochs = 0
 ''', "test_plateau_scheduler"),
+    # Contracts: the caller's objects and generators are left as they were.
+    _range_mistake("range test leaving the caller's eval-mode model in train mode",
+                   ("        for module, training in saved_modes:\n"
+                    "            module.training = training\n", "")),
+    _range_mistake("range test leaving the last iteration's gradient in .grad",
+                   ("        for p, grad in zip(model.parameters(), saved_grads):\n"
+                    "            p.grad = grad\n", "")),
+    wrong("suggest_lr deleting the non-finite losses from the caller's lists", "suggest_lr", '''
+def suggest_lr(lrs, losses):
+    for i in reversed(range(len(losses))):
+        if not math.isfinite(losses[i]):
+            del losses[i], lrs[i]
+    return lrs[losses.index(min(losses))] / 10
+''', "test_suggest_lr"),
+    wrong("random search reseeding the global random module", "random_search", '''
+def random_search(train_fn, space, n_trials, seed=0):
+    random.seed(seed)
+
+    def sample(spec):
+        if isinstance(spec, list):
+            return random.choice(spec)
+        if len(spec) == 3:
+            return math.exp(random.uniform(math.log(spec[0]), math.log(spec[1])))
+        return random.uniform(spec[0], spec[1])
+
+    trials = []
+    for trial in range(n_trials):
+        params = {name: sample(spec) for name, spec in space.items()}
+        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
+    return sorted(trials, key=lambda e: e["score"], reverse=True)
+''', "test_random_search"),
+    wrong("1cycle holding the book's 0.95 momentum in the last of three phases", "one_cycle",
+          _edit("one_cycle", ("(total_steps - 1, initial_lr, min_lr, max_momentum, max_momentum)",
+                              "(total_steps - 1, initial_lr, min_lr, 0.95, 0.95)")), "test_one_cycle"),
     wrong("CosineAnnealingLR imported by name", "cosine_annealing", '''
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
@@ -301,6 +335,7 @@ def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=30
         for name, value in model.state_dict().items():
             value.copy_(model_copy[name])
     optimizer.load_state_dict(optimizer_copy)
+    model.zero_grad(set_to_none=True)
     return lrs, losses
 '''),
     right("range test multiplying the rate by a constant factor", "lr_range_test", '''
@@ -309,6 +344,9 @@ def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=30
     if optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
     saved = copy.deepcopy((model.state_dict(), optimizer.state_dict()))
+    was_training = model.training
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    model.train()
     factor = math.exp(math.log(end_lr / start_lr) / (num_iters - 1))
     lr, smoothed, best = start_lr, None, float("inf")
     lrs, losses = [], []
@@ -331,7 +369,18 @@ def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=30
                 break
     model.load_state_dict(saved[0])
     optimizer.load_state_dict(saved[1])
+    model.train(was_training)
+    for p, grad in zip(model.parameters(), grads):
+        p.grad = grad
     return lrs, losses
+'''),
+    right("suggest_lr dropping non-finite losses from its own copies", "suggest_lr", '''
+def suggest_lr(lrs, losses):
+    lrs, losses = list(lrs), list(losses)
+    for i in reversed(range(len(losses))):
+        if not math.isfinite(losses[i]):
+            del losses[i], lrs[i]
+    return lrs[losses.index(min(losses))] / 10
 '''),
     right("suggest_lr with tensors", "suggest_lr", '''
 def suggest_lr(lrs, losses):
@@ -432,6 +481,24 @@ def random_search(train_fn, space, n_trials, seed=0):
         results.append({"trial": trial, "params": params, "score": train_fn(**params)})
     results.sort(key=lambda r: -r["score"])
     return results
+'''),
+    right("random search with a torch.Generator of its own", "random_search", '''
+def random_search(train_fn, space, n_trials, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=generator, dtype=torch.float64).item()
+
+    def sample(spec):
+        if isinstance(spec, list):
+            return spec[int(torch.randint(len(spec), (), generator=generator))]
+        if len(spec) == 3 and spec[2] == "log":
+            return math.exp(uniform(math.log(spec[0]), math.log(spec[1])))
+        return uniform(spec[0], spec[1])
+
+    trials = [{"trial": i, "params": (params := {k: sample(v) for k, v in space.items()}),
+               "score": train_fn(**params)} for i in range(n_trials)]
+    return sorted(trials, key=lambda e: -e["score"])
 '''),
     right("Q1 to three decimals", "q1_exponential_gamma", "Q1 = 0.891"),
     right("plateau scheduler that counts from the epoch of the last improvement", "plateau_scheduler", '''
