@@ -2,7 +2,10 @@
 records of the probes in autograder/probes/lab03_normalization.py (the student's as `got`, the
 reference's as `want`).
 
-Outputs, gradients and running statistics are compared with the reference's record. ZCA and
+Outputs, gradients and running statistics are compared with the reference's record, and so is
+each contract the probes try (dtype kept for float64 and bfloat16 inputs, a float64 module and
+fused layer, the module's state_dict(), layer_norm's lone weight or bias, the caller's layers left
+in their modes): a contract that fails says which one in one sentence. ZCA and
 the fused Linear layer are compared with what PyTorch gives here (`torch.cov` and
 `torch.linalg.eigh` in float64, a Linear layer followed by a BatchNorm1d layer in eval mode).
 When an answer is wrong, the checks compute the usual wrong answers from the probe's inputs
@@ -25,20 +28,31 @@ from autograder.checks.core import (
 )
 from autograder.probes.lab03_normalization import (
     BN_CASES,
+    BN_DOUBLE_CALLS,
+    BN_DOUBLE_WHAT,
     BN_EVAL_BATCHES,
     BN_STEPS,
     FUSE_CASES,
+    FUSE_CONTRACTS,
     LN_CASES,
+    LN_CONTRACTS,
+    STANDARDIZE_DTYPES,
     ZCA_CASES,
+    ZCA_DOUBLE_WHAT,
     bn_inputs,
     bn_view,
     bn_where,
+    fuse_contract_inputs,
+    fuse_contract_where,
     fuse_inputs,
     fuse_where,
+    ln_contract_inputs,
+    ln_contract_where,
     ln_inputs,
     ln_where,
     standardize_images,
     standardize_splits,
+    standardize_where,
     trailing,
     zca_input,
     zca_where,
@@ -75,6 +89,33 @@ def _returned_tuple(got, key: str, length: int, message: str) -> list:
     expect(got[f"{key} is a tuple"] is True and type(returned) is list and len(returned) == length,
            message)
     return returned
+
+
+# --- Contracts: what the student's code returned on a contract's input, or what it raised -------
+
+DTYPE_ADVICE = ("keep the input's dtype: compute with the input's own tensors and build any new one "
+                "with dtype=x.dtype (or torch.zeros_like, x.new_zeros), never casting with .float()")
+
+
+def _name(dtype: object) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _contract_result(got, key: str, advice: str) -> object:
+    """What the student's code returned on the contract's input `key`; fail if it raised."""
+    outcome = got[key]
+    expect(type(outcome) is dict and ("returned" in outcome or "raised" in outcome),
+           f"{key}: the hidden tests could not read what your code returned.")
+    if "raised" in outcome:
+        fail(f"{key} raised {outcome['raised']} ({outcome.get('message')}): {advice}.")
+    return outcome["returned"]
+
+
+def _facts(value: object) -> str:
+    """A recorded tensor_facts as words: "float32", or what it was instead."""
+    if type(value) is dict and "dtype" in value:
+        return _name(value["dtype"])
+    return "missing" if _kind(value) == "NoneType" else f"a {_kind(value)}"
 
 
 # --- Exercise 1: standardize -------------------------------------------------------------------
@@ -132,6 +173,15 @@ def test_standardize(got, want):
                  hint="Per-pixel statistics over dimension 0; a pixel whose training std is 0 is only "
                       "centered (divided by 1).")
 
+    for dtype in STANDARDIZE_DTYPES:
+        where = standardize_where(dtype)
+        dtypes = _contract_result(got, where, DTYPE_ADVICE)
+        expect(got[f"{where} left its inputs unchanged"] is True,
+               f"{where} modified its inputs: return new tensors (x = x - mean, not x -= mean).")
+        expect(type(dtypes) is list and dtypes == want[where]["returned"],
+               f"{where} returned {', '.join(_name(d) for d in dtypes) if type(dtypes) is list else dtypes} "
+               f"tensors: {DTYPE_ADVICE}.")
+
 
 # --- Exercise 2: zca_whiten --------------------------------------------------------------------
 
@@ -187,6 +237,12 @@ def test_zca_whiten(got, want):
         expect_close(whitened64, expected_whitened, rtol=2e-3,
                      atol=2e-3 * expected_whitened.abs().max().item(), what=f"{where}: the whitened data",
                      hint="Return (X − mean) @ W, the centered data times the matrix you return.")
+    dtypes = _contract_result(got, ZCA_DOUBLE_WHAT, DTYPE_ADVICE)
+    expect(got[f"{ZCA_DOUBLE_WHAT} left X unchanged"] is True,
+           f"{ZCA_DOUBLE_WHAT} modified X: return new tensors instead.")
+    expect(type(dtypes) is list and dtypes == want[ZCA_DOUBLE_WHAT]["returned"],
+           f"{ZCA_DOUBLE_WHAT} returned (whitened, W) as "
+           f"{', '.join(_name(d) for d in dtypes) if type(dtypes) is list else dtypes}: {DTYPE_ADVICE}.")
 
 
 # --- Exercise 3: BatchNorm1dScratch ------------------------------------------------------------
@@ -342,11 +398,60 @@ def _check_bn_run(got, want, case: int) -> None:
                  hint="Decide between batch and running statistics from self.training at every call.")
 
 
+BN_ADVICE = ("build every tensor your module or its forward pass creates like the input (x.new_zeros(C), "
+             "torch.zeros_like, dtype=x.dtype, device=x.device) and register what the module holds as a "
+             "parameter or buffer, so that .double() and .to(device) convert it")
+
+
+def _check_bn_state_dict(keys: object, expected: list) -> None:
+    expect(type(keys) is list,
+           "BatchNorm1dScratch(3).state_dict(): the hidden tests could not read its keys.")
+    missing = [key for key in expected if key not in keys]
+    expect(not missing,
+           f"BatchNorm1dScratch's state_dict() lacks {', '.join(missing)}: register it with "
+           "self.register_buffer(name, tensor) (persistent, the default), so that it is saved and "
+           "loaded with the model as in nn.BatchNorm1d.")
+    extra = [str(key) for key in keys if key not in expected]
+    expect(not extra,
+           f"BatchNorm1dScratch's state_dict() holds {', '.join(extra)}, which nn.BatchNorm1d's does not: "
+           f"keep exactly {', '.join(expected)}.")
+
+
+def _check_bn_double(got, want) -> None:
+    """The module after .double() keeps every tensor and output in float64, to float64 precision."""
+    what = BN_DOUBLE_WHAT
+    _contract_result(got, f"{what}: built", BN_ADVICE)
+    for call, (shape, training) in enumerate(BN_DOUBLE_CALLS):
+        key = f"{what}: call {call}"
+        mode = "training" if training else "eval"
+        output, expected = _contract_result(got, key, BN_ADVICE), want[key]["returned"]
+        expect_tensor(output, what=f"{what}: the output in {mode} mode")
+        expect(output.dtype == expected.dtype and output.shape == expected.shape,
+               f"{what}: the output on a {shape} input in {mode} mode is {_name(output.dtype)} of shape "
+               f"{tuple(output.shape)}, not float64 of shape {shape}: {BN_ADVICE}.")
+        gap = (output - expected).abs().max().item() if output.numel() else 0.0
+        expect(gap <= 1e-9 * (1 + expected.abs().max().item()),
+               f"{what}: the output on a {shape} input in {mode} mode is off by {gap:.2g} from batch "
+               f"norm computed in float64, as if part of it were computed in float32: {BN_ADVICE}.")
+        held, wanted = got[f"{key}: held"], want[f"{key}: held"]
+        expect(type(held) is dict, f"{what}: the hidden tests could not read its parameters and buffers.")
+        for name, value in wanted.items():
+            mine = held.get(name)
+            if not value.is_floating_point():  # a count: its dtype is not judged
+                continue
+            expect(type(mine) is torch.Tensor and mine.dtype == value.dtype and mine.shape == value.shape
+                   and bool(((mine - value).abs() <= 1e-9 * (1 + value.abs())).all()),
+                   f"{what}: after a call in {mode} mode its {name} is "
+                   f"{_name(mine.dtype) if type(mine) is torch.Tensor else _kind(mine)} (or off in value), "
+                   f"not float64 as the reference's: {BN_ADVICE}.")
+
+
 def test_batch_norm_1d_scratch(got, want):
     expect(got["is an nn.Module class"] is True,
            "BatchNorm1dScratch must be a class that subclasses nn.Module: run the exercise's cell.")
     for case in range(len(BN_CASES)):
         _check_bn_run(got, want, case)
+    _check_bn_state_dict(got["state_dict keys"], want["state_dict keys"])
     got["loaded: built"]
     got["loaded: load_state_dict"]
     got["loaded: eval()"]
@@ -356,6 +461,7 @@ def test_batch_norm_1d_scratch(got, want):
     got["double: built"]
     expect(got["double: running_mean dtype"] == "torch.float64",
            "after .double(), running_mean should be float64: register it as a buffer.")
+    _check_bn_double(got, want)
 
 
 # --- Exercise 4: layer_norm --------------------------------------------------------------------
@@ -385,6 +491,41 @@ def _ln_mistakes(x: torch.Tensor, shape: tuple[int, ...], weight, bias,
     return mistakes
 
 
+AFFINE_ADVICE = ("apply weight and bias each on its own whenever it is given (out = out * weight if "
+                 "weight is not None; out = out + bias if bias is not None)")
+# Per dtype of a contract's input: (rtol, atol) against the reference's output in that dtype.
+LN_TOLERANCES = {torch.float32: (1e-4, 1e-5), torch.float64: (1e-9, 1e-9), torch.bfloat16: (2e-2, 5e-2)}
+
+
+def _check_ln_contract(got, want, contract: int) -> None:
+    _, _, normalized_shape, dtype, given = LN_CONTRACTS[contract]
+    where = ln_contract_where(contract)
+    affine = dtype == torch.float32  # the float32 contracts are those of a lone weight or bias
+    output = _contract_result(got, where, AFFINE_ADVICE if affine else DTYPE_ADVICE)
+    expected = want[where]["returned"]
+    expect_tensor(output, what=where)
+    expect(output.shape == expected.shape,
+           f"{where} returned a tensor of shape {tuple(output.shape)}: keep x's shape "
+           f"{tuple(expected.shape)}.")
+    expect(output.dtype == expected.dtype,
+           f"{where} returned {_name(output.dtype)}, not {_name(expected.dtype)}: {DTYPE_ADVICE}.")
+    rtol, atol = LN_TOLERANCES[dtype]
+    if _close(output, expected, rtol, atol):
+        return
+    if affine:
+        inputs = ln_contract_inputs(contract)
+        x, dims = inputs["x"], tuple(range(-len(trailing(normalized_shape)), 0))
+        plain = (x - x.mean(dims, keepdim=True)) / torch.sqrt(x.var(dims, keepdim=True, correction=0) + 1e-5)
+        alone = given[0]
+        expect(not _close(output, plain, rtol, atol),
+               f"{where} ignored the {alone} given without {'bias' if alone == 'weight' else 'weight'}: "
+               f"{AFFINE_ADVICE}.")
+        fail(f"{where}: the output is wrong: {AFFINE_ADVICE}.")
+    gap = (output.double() - expected.double()).abs().max().item()
+    fail(f"{where}: the output is off by {gap:.2g} from layer norm computed in {_name(dtype)}, as if "
+         f"part of it were computed in another precision: {DTYPE_ADVICE}.")
+
+
 def test_layer_norm(got, want):
     for case, (_, normalized_shape, _, eps) in enumerate(LN_CASES):
         where = ln_where(case)
@@ -404,9 +545,55 @@ def test_layer_norm(got, want):
             expect_close(mine_grad, theirs_grad, rtol=1e-3, atol=1e-4, what=f"{where}: gradient of {name}",
                          hint="Compute the mean and the variance from x without .detach(): autograd "
                               "must see them.")
+    for contract in range(len(LN_CONTRACTS)):
+        _check_ln_contract(got, want, contract)
 
 
 # --- Exercise 5: fuse_linear_bn ----------------------------------------------------------------
+
+FUSED_ADVICE = ("build the fused layer like linear: nn.Linear(in_features, out_features, "
+                "device=linear.weight.device, dtype=linear.weight.dtype), or a copy.deepcopy of linear")
+
+
+def _check_fuse_modes(where: str, modes: object, expected: dict) -> None:
+    """The caller's pair keeps its modes and requires_grad flags."""
+    expect(type(modes) is dict, f"{where}: the hidden tests could not read the modes of linear and bn.")
+    for layer in ("linear", "bn"):
+        was = expected[layer]
+        expect(modes.get(layer) is was,
+               f"{where} switched the caller's {layer} to {'eval' if was else 'training'} mode "
+               f"({layer}.training was {was}): leave the caller's layers in their modes and read "
+               "bn.running_mean and bn.running_var directly (or work on copy.deepcopy of the pair).")
+    flags = modes.get("requires_grad")
+    for name, was in expected["requires_grad"].items():
+        expect(type(flags) is dict and flags.get(name) is was,
+               f"{where} changed requires_grad of the caller's {name}: leave the caller's parameters "
+               "as they were (compute the fused values under torch.no_grad() instead).")
+
+
+def _check_fuse_contract(got, want, contract: int) -> None:
+    """The fused layer of a float64 pair is float64, and computes what the pair computes."""
+    where = fuse_contract_where(contract)
+    facts = _contract_result(got, where, FUSED_ADVICE)
+    expected = want[where]["returned"]
+    expect(type(facts) is dict and facts.get("is an nn.Linear") is True,
+           f"{where} must return an nn.Linear, got "
+           f"{facts.get('type') if type(facts) is dict else _kind(facts)}.")
+    for name in ("weight", "bias"):
+        mine, theirs = facts.get(name), expected[name]
+        expect(type(mine) is dict and mine.get("dtype") == theirs["dtype"]
+               and mine.get("device") == theirs["device"],
+               f"{where}: the fused layer's {name} is {_facts(mine)}, not {_facts(theirs)} like the pair: "
+               f"{FUSED_ADVICE}.")
+    output = _contract_result(got, f"{where}: fused(x)", FUSED_ADVICE)
+    linear, bn, x = fuse_contract_inputs(contract)
+    with torch.no_grad():
+        pair = nn.Sequential(linear, bn).eval()(x)
+    expect_close(output, pair, rtol=1e-9, atol=1e-9, check_dtype=True,
+                 what=f"{where}: fused(x) against bn(linear(x))",
+                 hint="In float64 the fused layer must compute what the pair computes, to float64 "
+                      f"precision: {FUSED_ADVICE}.")
+
 
 def test_fuse_linear_bn(got, want):
     for case, (n_in, n_out, has_bias, _, _) in enumerate(FUSE_CASES):
@@ -423,6 +610,7 @@ def test_fuse_linear_bn(got, want):
                    and torch.equal(current[name], tensor),
                    f"{where} must not modify linear or bn: build and return a new nn.Linear (the "
                    f"original pair may still be in use) ({name} changed).")
+        _check_fuse_modes(where, got[f"{where}: modes afterwards"], want[f"{where}: modes afterwards"])
         facts = got[f"{where}: the returned layer"]
         expect(type(facts) is dict and facts.get("is an nn.Linear") is True,
                f"{where} must return an nn.Linear, got "
@@ -461,6 +649,8 @@ def test_fuse_linear_bn(got, want):
             expect_close(got[f"{where}: fused(x)"], pair(x), rtol=1e-4, atol=1e-5,
                          what=f"{where}: fused(x) against bn(linear(x))",
                          hint="The fused layer must compute exactly what the pair computes in eval mode.")
+    for contract in range(len(FUSE_CONTRACTS)):
+        _check_fuse_contract(got, want, contract)
 
 
 # --- Concept questions ---------------------------------------------------------------------------

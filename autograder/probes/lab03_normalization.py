@@ -8,6 +8,14 @@ The probes only record: what the student's code returned, its gradients, the mod
 parameters and buffers after each step, and whether the inputs were left as they were.
 No exercise here builds on an earlier one, so no stand-in is needed; the normalization
 functions of PyTorch are refused while the student's code runs.
+
+Then each exercise's contracts (its `*_CONTRACTS` table or `*_WHAT` constants say which): float64
+and bfloat16 inputs keep their dtype (standardize, zca_whiten, layer_norm, a `.double()`
+BatchNorm1dScratch, a float64 Linear/BatchNorm1d pair), everything the module holds is in its
+state_dict(), layer_norm takes a weight without bias and a bias without weight, and
+fuse_linear_bn leaves the caller's layers in their modes. A contract call records what it
+raised instead of ending the probe (`attempt`), so that the check can say which contract the
+answer breaks.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import torch.nn.functional as F
 import torch.nn.utils.fusion
 from torch import nn
 
-from autograder.probes.core import answer, forbidden, module_state, probe
+from autograder.probes.core import Refused, answer, forbidden, module_state, probe
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -63,6 +71,43 @@ def _requires_grad(value: Any) -> bool | None:
     return bool(value.requires_grad) if isinstance(value, torch.Tensor) else None
 
 
+# --- Contract calls: what the student's code returned or raised (recorded, never a stop) -------
+
+
+def attempt(see, key: str, function: Callable[..., Any], *args: Any,
+            facts: Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
+    """Call the student's `function` for a contract; record {"returned": facts(result)} or
+    {"raised": class name, "message": ...}; return the result (None if it raised).
+
+    A contract's input (float64, bfloat16) is the finding when it makes the code fail, so a
+    failure here is recorded, not the end of the probe; a forbidden function still ends it.
+    """
+    try:
+        result = function(*args, **kwargs)
+        seen = facts(result) if facts is not None else result
+    except Refused as refusal:
+        see.stop(key, str(refusal))
+    except Exception as error:  # any failure on a contract's input is its finding
+        see(key, {"raised": type(error).__name__, "message": str(error)[:300]})
+        return None
+    see(key, {"returned": seen})
+    return result
+
+
+def tensor_facts(value: Any) -> Any:
+    """dtype, device and shape of a tensor (its type's name for anything else)."""
+    if isinstance(value, torch.Tensor):
+        return {"dtype": str(value.dtype), "device": str(value.device), "shape": list(value.shape)}
+    return {"type": type(value).__name__}
+
+
+def _dtypes(values: Any) -> Any:
+    """The dtype of each tensor of a returned tuple (its type's name for anything else)."""
+    if isinstance(values, tuple | list):
+        return [str(v.dtype) if isinstance(v, torch.Tensor) else type(v).__name__ for v in values]
+    return type(values).__name__
+
+
 # --- Exercise 1: standardize -----------------------------------------------------------------
 
 
@@ -86,6 +131,13 @@ def standardize_images() -> tuple[torch.Tensor, torch.Tensor]:
     return images, more
 
 
+STANDARDIZE_DTYPES = (torch.float64, torch.bfloat16)
+
+
+def standardize_where(dtype: torch.dtype) -> str:
+    return f"standardize(train, valid, test) on {str(dtype).removeprefix('torch.')} splits"
+
+
 @probe
 def test_standardize(see, standardize):
     splits = standardize_splits()
@@ -106,10 +158,19 @@ def test_standardize(see, standardize):
                         what="standardize(images, more_images) on (N, 1, 4, 4) tensors")
     see(f"{where} is a tuple", isinstance(returned, tuple))
 
+    for dtype in STANDARDIZE_DTYPES:  # contract: the splits' dtype is kept, the splits untouched
+        splits = {name: split.to(dtype) for name, split in standardize_splits().items()}
+        snapshot = {name: split.clone() for name, split in splits.items()}
+        where = standardize_where(dtype)
+        attempt(see, where, standardize, *splits.values(), facts=_dtypes)
+        see(f"{where} left its inputs unchanged",
+            all(torch.equal(split, snapshot[name]) for name, split in splits.items()))
+
 
 # --- Exercise 2: zca_whiten ------------------------------------------------------------------
 
 ZCA_CASES = [(2000, 6, 1e-5), (800, 12, 1e-5), (3000, 4, 0.5)]
+ZCA_DOUBLE_WHAT = "zca_whiten(X of shape (2000, 6) in float64, eps=1e-05)"
 
 
 def zca_where(n: int, d: int, eps: float) -> str:
@@ -133,6 +194,10 @@ def test_zca_whiten(see, zca_whiten):
         returned = see.call(where, zca_whiten, X, eps=eps, what=where)
         see(f"{where} is a tuple", isinstance(returned, tuple))
         see(f"{where} left X unchanged", torch.equal(X, snapshot))
+    X = zca_input(0).double()  # contract: float64 data stays float64
+    snapshot = X.clone()
+    attempt(see, ZCA_DOUBLE_WHAT, zca_whiten, X, eps=ZCA_CASES[0][2], facts=_dtypes)
+    see(f"{ZCA_DOUBLE_WHAT} left X unchanged", torch.equal(X, snapshot))
 
 
 # --- Exercise 3: BatchNorm1dScratch ----------------------------------------------------------
@@ -279,12 +344,62 @@ def _running_mean_dtype_after_double(module: nn.Module) -> torch.dtype | None:
     return value.dtype if isinstance(value, torch.Tensor) else None
 
 
+def _state_dict_keys(module: nn.Module) -> list[str]:
+    return sorted(str(key) for key in module.state_dict())
+
+
+# Contract: the module after .double() on float64 inputs, each call (shape, training mode). No run
+# on the meta device: its first use costs seconds of imports, more than this lab's probes in all.
+BN_DOUBLE_WHAT = "BatchNorm1dScratch(4).double() on float64 inputs"
+BN_DOUBLE_CALLS = (((6, 4, 5), True), ((6, 4, 5), True), ((3, 4), True), ((7, 4, 5), False),
+                   ((1, 4), False))
+
+
+def bn_double_input(call: int, shape: tuple[int, ...]) -> torch.Tensor:
+    generator = _generator(50 + call)
+    return torch.randn(shape, generator=generator, dtype=torch.float64) * (1 + call) + call
+
+
+def _double(cls: Any, num_features: int) -> Any:
+    return cls(num_features).double()
+
+
+def _forward(module: nn.Module, x: torch.Tensor, training: bool) -> Any:
+    module.train(training)
+    with torch.no_grad():
+        return module(x)
+
+
+def _held(module: Any) -> dict[str, Any]:
+    """Every parameter and buffer the module holds."""
+    if not isinstance(module, nn.Module):
+        return {}
+    return {**dict(module.named_parameters()), **dict(module.named_buffers())}
+
+
+def _bn_double_run(see, cls: Any) -> None:
+    with no_builtin_norms(BN_REASON, within=cls):
+        module = attempt(see, f"{BN_DOUBLE_WHAT}: built", _double, cls, 4, facts=_held)
+        if module is None:
+            return
+        for call, (shape, training) in enumerate(BN_DOUBLE_CALLS):
+            key = f"{BN_DOUBLE_WHAT}: call {call}"
+            if attempt(see, key, _forward, module, bn_double_input(call, shape), training) is None:
+                return
+            see.call(f"{key}: held", _held, module,
+                     what=f"{BN_DOUBLE_WHAT}: reading its parameters and buffers")
+
+
 @probe
 def test_batch_norm_1d_scratch(see, BatchNorm1dScratch):
     cls = BatchNorm1dScratch
     see("is an nn.Module class", isinstance(cls, type) and issubclass(cls, nn.Module))
     for case in range(len(BN_CASES)):
         _bn_run(see, cls, case)
+
+    with no_builtin_norms(BN_REASON, within=cls):  # contract: all it holds is in state_dict()
+        module = see.call("state_dict: built", cls, 3, record=False, what="BatchNorm1dScratch(3)")
+    see.call("state_dict keys", _state_dict_keys, module, what="BatchNorm1dScratch(3).state_dict()")
 
     state, x = bn_state_to_load()
     with no_builtin_norms(BN_REASON, within=cls):
@@ -300,6 +415,7 @@ def test_batch_norm_1d_scratch(see, BatchNorm1dScratch):
         module = see.call("double: built", cls, 3, record=False, what="BatchNorm1dScratch(3)")
     see.call("double: running_mean dtype", _running_mean_dtype_after_double, module,
              what="BatchNorm1dScratch(3).double()")
+    _bn_double_run(see, cls)
 
 
 # --- Exercise 4: layer_norm ------------------------------------------------------------------
@@ -339,6 +455,32 @@ def _gradients(output: torch.Tensor, inputs: list[torch.Tensor], upstream: torch
     return list(torch.autograd.grad(output, inputs, upstream, allow_unused=True))
 
 
+# Contracts: (what, x's shape, normalized_shape, dtype, the affine arguments given).
+LN_CONTRACTS = (
+    ("with a weight but no bias", (4, 6), 6, torch.float32, ("weight",)),
+    ("with a bias but no weight", (3, 2, 5), (5,), torch.float32, ("bias",)),
+    ("on float64 inputs", (3, 4, 8), (8,), torch.float64, ("weight", "bias")),
+    ("on bfloat16 inputs", (3, 4, 8), (4, 8), torch.bfloat16, ("weight", "bias")),
+)
+
+
+def ln_contract_where(contract: int) -> str:
+    what, shape, normalized_shape, _, given = LN_CONTRACTS[contract]
+    arguments = "".join(f", {name}={name[0]}" for name in given)
+    return f"layer_norm(x of shape {shape}, {normalized_shape!r}{arguments}) {what}"
+
+
+def ln_contract_inputs(contract: int) -> dict[str, torch.Tensor]:
+    """x (each feature with its own offset) and the affine arguments given, in the contract's dtype."""
+    _, shape, normalized_shape, dtype, given = LN_CONTRACTS[contract]
+    generator = _generator(40 + contract)
+    x = torch.randn(shape, generator=generator) * 3 + torch.randn(shape[-1], generator=generator) * 2
+    size = trailing(normalized_shape)
+    inputs = {"x": x, "weight": torch.randn(size, generator=generator) + 1,
+              "bias": torch.randn(size, generator=generator)}
+    return {name: value.to(dtype) for name, value in inputs.items() if name == "x" or name in given}
+
+
 @probe
 def test_layer_norm(see, layer_norm):
     for case, (_, normalized_shape, affine, eps) in enumerate(LN_CASES):
@@ -356,6 +498,11 @@ def test_layer_norm(see, layer_norm):
                  what=f"{where}: reading output.requires_grad")
         see.call(f"{where}: gradients", _gradients, output, leaves, inputs["upstream"],
                  what=f"{where}: backward pass")
+    for contract, (_, _, normalized_shape, _, _) in enumerate(LN_CONTRACTS):
+        inputs = ln_contract_inputs(contract)
+        x = inputs.pop("x")
+        with no_builtin_norms(LN_REASON, within=layer_norm):
+            attempt(see, ln_contract_where(contract), layer_norm, x, normalized_shape, **inputs)
 
 
 # --- Exercise 5: fuse_linear_bn --------------------------------------------------------------
@@ -403,6 +550,45 @@ def _layer_facts(layer: Any) -> dict[str, Any]:
             "weight": getattr(layer, "weight", None), "bias": getattr(layer, "bias", None)}
 
 
+def _pair_modes(linear: nn.Linear, bn: nn.BatchNorm1d) -> dict[str, Any]:
+    """The mode of each layer of the caller's pair, and which of their parameters require grad."""
+    return {"linear": linear.training, "bn": bn.training,
+            "requires_grad": {f"{layer}.{name}": p.requires_grad for layer, module in
+                              (("linear", linear), ("bn", bn)) for name, p in module.named_parameters()}}
+
+
+# Contracts: (in features, out features, linear has a bias): float64 pairs, whose fused layer must
+# be float64 too (the one without bias is where a new bias is built).
+FUSE_CONTRACTS = ((5, 3, False), (4, 6, True))
+
+
+def fuse_contract_where(contract: int) -> str:
+    n_in, n_out, has_bias = FUSE_CONTRACTS[contract]
+    return (f"fuse_linear_bn on a float64 pair nn.Linear({n_in}, {n_out}"
+            f"{'' if has_bias else ', bias=False'}), nn.BatchNorm1d({n_out})")
+
+
+def fuse_contract_inputs(contract: int) -> tuple[nn.Linear, nn.BatchNorm1d, torch.Tensor]:
+    """The float64 pair of FUSE_CONTRACTS[contract] in eval mode, with seeded values, and x."""
+    n_in, n_out, has_bias = FUSE_CONTRACTS[contract]
+    dtype = torch.float64
+    with torch.random.fork_rng(devices=[]):
+        linear = nn.Linear(n_in, n_out, bias=has_bias, dtype=dtype)
+        bn = nn.BatchNorm1d(n_out, dtype=dtype).eval()
+    generator = _generator(60 + contract)
+    with torch.no_grad():
+        for value in (*linear.parameters(), bn.weight, bn.bias, bn.running_mean):
+            value.copy_(torch.randn(value.shape, generator=generator, dtype=dtype))
+        bn.running_var.copy_(torch.rand(n_out, generator=generator, dtype=dtype) + 0.1)
+    return linear, bn, torch.randn(9, n_in, generator=generator, dtype=dtype)
+
+
+def _fused_facts(layer: Any) -> dict[str, Any]:
+    return {"is an nn.Linear": isinstance(layer, nn.Linear), "type": type(layer).__name__,
+            "weight": tensor_facts(getattr(layer, "weight", None)),
+            "bias": tensor_facts(getattr(layer, "bias", None))}
+
+
 @probe
 def test_fuse_linear_bn(see, fuse_linear_bn):
     for case in range(len(FUSE_CASES)):
@@ -413,10 +599,20 @@ def test_fuse_linear_bn(see, fuse_linear_bn):
             fused = see.call(where, fuse_linear_bn, linear, bn, what=where, record=False)
         see.call(f"{where}: linear and bn afterwards", _pair_state, linear, bn,
                  what=f"{where}: reading linear and bn afterwards")
+        see.call(f"{where}: modes afterwards", _pair_modes, linear, bn,
+                 what=f"{where}: reading the modes of linear and bn afterwards")
         see.call(f"{where}: the returned layer", _layer_facts, fused,
                  what=f"{where}: reading the layer it returned")
         see.call(f"{where}: fused(x)", _no_grad_call, fused, x,
                  what=f"{where}: calling the layer it returned on a batch")
+    for contract in range(len(FUSE_CONTRACTS)):
+        linear, bn, x = fuse_contract_inputs(contract)
+        where = fuse_contract_where(contract)
+        with forbidden(torch.nn.utils.fusion, ("fuse_linear_bn_eval", "fuse_linear_bn_weights"),
+                       FUSION_REASON, within=fuse_linear_bn):
+            fused = attempt(see, where, fuse_linear_bn, linear, bn, facts=_fused_facts)
+        if fused is not None:
+            attempt(see, f"{where}: fused(x)", _no_grad_call, fused, x)
 
 
 # --- Concept questions -------------------------------------------------------------------------

@@ -14,6 +14,44 @@ _BN = "batch_norm_1d_scratch"
 _RUNNING_VAR = "self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * n / (n - 1))"
 _RUNNING_MEAN = "self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)"
 
+# A per-channel loop over the features, correct when its statistics are built like the input
+# (x.new_zeros); the contract mistakes below build them with torch.zeros (float32 on the CPU).
+_BN_LOOP = '''
+class BatchNorm1dScratch(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        shape = (1, -1, 1) if x.dim() == 3 else (1, -1)
+        if self.training:
+            mean = x.new_zeros(self.num_features)
+            var = x.new_zeros(self.num_features)
+            for c in range(self.num_features):
+                values = x[:, c]
+                mean[c] = values.mean()
+                var[c] = values.var(correction=0)
+            n = x.numel() // self.num_features
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * n / (n - 1))
+                self.num_batches_tracked += 1
+        else:
+            mean, var = self.running_mean, self.running_var
+        x_hat = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        return self.weight.view(shape) * x_hat + self.bias.view(shape)
+'''
+_LN_AFFINE = """    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+"""
+
 MISTAKES = [
     wrong("running variance updated with the biased variance", _BN, _edit(
         _BN, (_RUNNING_VAR, "self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)")),
@@ -222,6 +260,50 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return library_layer_norm(x, tuple(normalized_shape) if not isinstance(normalized_shape, int)
                               else (normalized_shape,), weight, bias, eps)
 ''', "test_layer_norm"),
+    # Contracts (dtype kept, state_dict, lone weight or bias, the caller's modes), one mistake each.
+    wrong("standardize casts every split to float32", "standardize", '''
+def standardize(train, *others):
+    train = train.float()  # make sure the data is float
+    mean = train.mean(dim=0)
+    std = train.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return tuple((split.float() - mean) / std for split in (train, *others))
+''', "test_standardize"),
+    wrong("zca_whiten builds its scale from a Python list (float32)", "zca_whiten", '''
+def zca_whiten(X, eps=1e-5):
+    centered = X - X.mean(dim=0)
+    covariance = centered.T @ centered / (len(X) - 1)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    scale = torch.tensor([(max(value, 0.0) + eps) ** -0.5 for value in eigenvalues.tolist()])
+    W = eigenvectors @ torch.diag(scale) @ eigenvectors.T
+    return centered @ W, W
+''', "test_zca_whiten"),
+    wrong("num_batches_tracked registered as a non-persistent buffer", _BN, _edit(
+        _BN, ('self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))',
+              'self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long), '
+              'persistent=False)')),
+        "test_batch_norm_1d_scratch"),
+    wrong("BN statistics gathered per channel into torch.zeros (float32)", _BN,
+          _BN_LOOP.replace("x.new_zeros(self.num_features)", "torch.zeros(self.num_features)"),
+          "test_batch_norm_1d_scratch"),
+    wrong("layer_norm applies weight and bias only when both are given", "layer_norm", _edit(
+        "layer_norm", (_LN_AFFINE, """    if weight is not None and bias is not None:
+        out = out * weight + bias
+""")), "test_layer_norm"),
+    wrong("layer_norm computes and returns float32", "layer_norm", _edit(
+        "layer_norm", ("    mean = x.mean(dim=dims, keepdim=True)",
+                       "    x = x.float()  # for numerical stability\n"
+                       "    mean = x.mean(dim=dims, keepdim=True)")),
+        "test_layer_norm"),
+    wrong("fuse_linear_bn switches the caller's bn to eval mode", "fuse_linear_bn", _edit(
+        "fuse_linear_bn", ("    with torch.no_grad():\n        scale",
+                           "    bn.eval()  # the fused layer is the pair in eval mode\n"
+                           "    with torch.no_grad():\n        scale")),
+        "test_fuse_linear_bn"),
+    wrong("fuse_linear_bn builds the fused layer in the default dtype", "fuse_linear_bn", _edit(
+        "fuse_linear_bn", ("device=linear.weight.device, dtype=linear.weight.dtype)",
+                           "device=linear.weight.device)")),
+        "test_fuse_linear_bn"),
 ]
 
 ALTERNATIVES = [
@@ -350,4 +432,40 @@ def fuse_linear_bn(linear, bn):
     right("Q2 as 1 - 0.99", "q2_keras_momentum", "Q2 = 1 - 0.99"),
     right("Q3 as a float", "q3_state_dict_size", "Q3 = 401.0"),
     right("Q5 as a float", "q5_batch_of_two", "Q5 = 1.0"),
+    right("standardize that keeps any float dtype, with masked_fill", "standardize", '''
+def standardize(train, *others):
+    if not train.is_floating_point():
+        train = train.float()
+    mean = train.mean(dim=0)
+    std = train.std(dim=0).masked_fill(train.std(dim=0) == 0, 1.0)
+    return tuple((split.to(train.dtype) - mean) / std for split in (train, *others))
+'''),
+    right("BatchNorm1dScratch by a loop over the channels into x.new_zeros", _BN, _BN_LOOP),
+    right("layer_norm computing half precision in float32, cast back", "layer_norm", '''
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    dims = tuple(range(-len(shape), 0))
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    mean = work.mean(dim=dims, keepdim=True)
+    var = (work - mean).pow(2).mean(dim=dims, keepdim=True)
+    out = (work - mean) * torch.rsqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out.to(x.dtype)
+'''),
+    right("fuse_linear_bn by evaluating a deep copy of the pair on the identity", "fuse_linear_bn", '''
+def fuse_linear_bn(linear, bn):
+    pair = nn.Sequential(copy.deepcopy(linear), copy.deepcopy(bn)).eval()
+    weight = linear.weight
+    with torch.no_grad():
+        eye = torch.eye(linear.in_features, dtype=weight.dtype, device=weight.device)
+        shift = pair(torch.zeros_like(eye[:1]))
+        columns = pair(eye) - shift
+        fused = nn.Linear(linear.in_features, linear.out_features, device=weight.device, dtype=weight.dtype)
+        fused.weight.copy_(columns.T)
+        fused.bias.copy_(shift[0])
+    return fused
+'''),
 ]
