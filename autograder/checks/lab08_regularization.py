@@ -34,6 +34,8 @@ from autograder.probes.lab08_regularization import (
     BN_WHAT,
     DECAY_CASES,
     DECISION_CASES,
+    DEFAULT_MAX_NORM_WHAT,
+    DEFAULT_MC_PREDICT_WHAT,
     DROPOUT_RATES,
     EVAL_RATES,
     GRAD_WHAT,
@@ -49,6 +51,7 @@ from autograder.probes.lab08_regularization import (
     NESTED_MAX_NORM_WHAT,
     NESTED_MC_PREDICT_WHAT,
     PLAIN_WHAT,
+    RESTORE_FIRST_WHAT,
     SELU_WHAT,
     TRAINING_WHAT,
     TWO_POINT_WHAT,
@@ -527,6 +530,10 @@ def test_mc_predict(got, want):
     expect(all(_modes(got, TRAINING_WHAT)),
            "mc_predict must put a model that was in training mode back in training mode "
            "(model.train(was_training)).")
+    got[DEFAULT_MC_PREDICT_WHAT]
+    rows = _rows(got, DEFAULT_MC_PREDICT_WHAT)
+    expect(rows == 100 * 6, f"mc_predict(model, X) pushed {rows} rows through the model, expected "
+                            "100 × 6: keep the default n_samples=100, one pass per sample.")
 
     # 4. A dropout layer nested two levels down (model.children() misses it), in float64.
     mean, std = _mc_result(got, NESTED_MC_PREDICT_WHAT, (16, 3))
@@ -592,6 +599,24 @@ def test_apply_max_norm(got, want):
                    f"{what} changed {key}: only nn.Linear weights are constrained (no biases, "
                    "no normalization or convolution layers).")
     _check_nested_max_norm(got, want)
+    _check_default_max_norm(got, want)
+
+
+def _check_default_max_norm(got, want) -> None:
+    """The defaults, max_norm=2.0 and dim=1; a row far below eps keeps its signs and stays finite."""
+    what = DEFAULT_MAX_NORM_WHAT
+    got[what]
+    before, after = want[f"{what} before"], got[f"{what} after"]
+    for index in MAX_NORM_LINEARS:
+        original = before[f"{index}.weight"]
+        weight = _state_tensor(after, f"{index}.weight", what)
+        expect(weight.shape == original.shape and bool(torch.isfinite(weight).all())
+               and torch.equal(torch.sign(weight), torch.sign(original)),
+               f"{what}: a row of norm about 1e-9, below eps, came out non-finite or with its signs "
+               "flipped: divide by (norm + eps).")
+        expect_close(weight, torch.renorm(original, p=2, dim=0, maxnorm=2.0), rtol=1e-5, atol=1e-6,
+                     what=f"{what}: Linear weight {index}",
+                     hint="Keep the signature's defaults, max_norm=2.0 and dim=1.")
 
 
 def _check_nested_max_norm(got, want) -> None:
@@ -634,6 +659,8 @@ RULES = (
     "With mode='min', an improvement means metric < best - min_delta (0.95 is not one after 1.0; "
     "0.85 is, and becomes the best).",
     "With mode='max' higher is better: an improvement means metric > best + min_delta.",
+    "With mode='max', an improvement means metric > best + min_delta: equal metrics are no "
+    "improvement, and after 0.5 the next improvement must exceed 0.75 (0.625 is not one).",
 )
 
 
@@ -661,6 +688,13 @@ def test_early_stopping(got, want):
     raised = got[BAD_MODE]
     expect(type(raised) is list and "ValueError" in raised,
            "EarlyStopping(3, mode='median') should raise a ValueError: mode is 'min' or 'max'.")
+
+    got[RESTORE_FIRST_WHAT]
+    before, after = want["before restore without a step"], got["after restore without a step"]
+    expect(type(after) is dict and after.keys() == before.keys()
+           and all(torch.equal(after[key], value) for key, value in before.items()),
+           "restore(model) before any step changed the model: with nothing saved yet (best_state "
+           "is None), restore must leave the model as it is.")
 
     got["restore(model)"]
     restored, last, best = got["restored state"], want["epoch 4 state"], want["epoch 2 state"]

@@ -325,6 +325,7 @@ TWO_POINT_WHAT = "mc_predict(model, X)"
 SELU_WHAT = "mc_predict on a SELU net"
 TRAINING_WHAT = "mc_predict(model, X, n_samples=30)"
 NESTED_MC_PREDICT_WHAT = "mc_predict on a float64 model with its dropout two levels down"
+DEFAULT_MC_PREDICT_WHAT = "mc_predict(model, X) with its default n_samples"
 
 
 @probe
@@ -378,6 +379,13 @@ def test_mc_predict(see, mc_predict):
                 torch.randn(16, 5, dtype=torch.float64), 20)
     see(f"{NESTED_MC_PREDICT_WHAT} model after", nested)
 
+    # 5. The default number of samples.
+    torch.manual_seed(45)
+    small = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3)).eval()
+    rows = _count_rows(small)
+    see.call(DEFAULT_MC_PREDICT_WHAT, mc_predict, small, torch.randn(6, 4), what=DEFAULT_MC_PREDICT_WHAT)
+    see(f"{DEFAULT_MC_PREDICT_WHAT} rows", rows)
+
 
 # --- max-norm --------------------------------------------------------------------------------
 
@@ -411,6 +419,9 @@ def _leaf_facts(module: object) -> dict[str, bool]:
 
 
 NESTED_MAX_NORM = 1.5
+# The defaults (max_norm=2.0, dim=1) on a model with a row of norm about 1e-9, below eps.
+DEFAULT_MAX_NORM_WHAT = "apply_max_norm_(model) with its defaults"
+TINY_ENTRY = 2e-10
 NESTED_MAX_NORM_WHAT = f"apply_max_norm_(model, max_norm={NESTED_MAX_NORM}) on a nested model"
 
 
@@ -427,6 +438,12 @@ def test_apply_max_norm(see, apply_max_norm_):
         see(f"{what} weights", [_leaf_facts(model[index]) for index in MAX_NORM_LINEARS])
         see(f"{what} after", model.state_dict())
     _on_nested(see, NESTED_MAX_NORM_WHAT, apply_max_norm_, NESTED_MAX_NORM, record=False)
+    model = max_norm_model()
+    with torch.no_grad():
+        model[2].weight[0].fill_(TINY_ENTRY)
+    see(f"{DEFAULT_MAX_NORM_WHAT} before", model.state_dict())
+    see.call(DEFAULT_MAX_NORM_WHAT, apply_max_norm_, model, what=DEFAULT_MAX_NORM_WHAT, record=False)
+    see(f"{DEFAULT_MAX_NORM_WHAT} after", model.state_dict())
 
 
 # --- early stopping --------------------------------------------------------------------------
@@ -455,9 +472,11 @@ DECISION_CASES = (
     ((1,), {}, (0.5, 0.4, 0.4)),
     ((2,), {"min_delta": 0.1}, (1.0, 0.95, 0.85, 0.8, 0.78)),
     ((2,), {"mode": "max"}, (0.5, 0.6, 0.55, 0.58, 0.7)),
+    ((2,), {"min_delta": 0.25, "mode": "max"}, (0.5, 0.5, 0.625, 1.0, 1.125, 1.25)),
 )
 RESTORE_METRICS = (0.9, 0.5, 0.7, 0.8)
 BAD_MODE = "EarlyStopping(3, 0.0, 'median')"
+RESTORE_FIRST_WHAT = "restore(model) before any step"
 FIT_WHAT = "labs.fit(..., early_stopping=EarlyStopping(2))"
 
 
@@ -488,6 +507,12 @@ def test_early_stopping(see, EarlyStopping):
             see.call(f"{shown} step {index}", _decide, stopper, metric, model,
                      what=f"step({metric}, model)")
     see.raises(BAD_MODE, EarlyStopping, 3, 0.0, "median")
+    unused = see.call("EarlyStopping(2), no step", EarlyStopping, 2, what="EarlyStopping(2)", record=False)
+    torch.manual_seed(59)
+    model = nn.Linear(2, 2)
+    see("before restore without a step", model.state_dict())
+    see.call(RESTORE_FIRST_WHAT, _restore, unused, model, what=RESTORE_FIRST_WHAT, record=False)
+    see("after restore without a step", model.state_dict())
 
     torch.manual_seed(60)
     model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Linear(6, 2))

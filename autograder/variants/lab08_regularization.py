@@ -386,6 +386,18 @@ def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
             norms = w.norm(dim=dim, keepdim=True)
             module.weight = nn.Parameter(w * norms.clamp(max=max_norm) / (norms + eps))
 ''', "test_apply_max_norm"),
+    _stopping_mistake("early stopping that counts an equal metric as an improvement in mode 'max'",
+                      ("metric > self.best + self.min_delta", "metric >= self.best + self.min_delta")),
+    _stopping_mistake("early stopping that subtracts min_delta in mode 'max'",
+                      ("metric > self.best + self.min_delta", "metric > self.best - self.min_delta")),
+    _stopping_mistake("early stopping whose restore before any step loads an empty state",
+                      ("        if self.best_state is not None:\n            model.load_state_dict",
+                       "        if True:\n            model.load_state_dict"),
+                      ("self.best_state = None", "self.best_state = {}")),
+    _mistake("MC predictions with a default of 10 samples", "mc_predict", "test_mc_predict",
+             ("n_samples: int = 100", "n_samples: int = 10")),
+    _mistake("max-norm dividing by (norm - eps): rows below eps flip their signs", "apply_max_norm",
+             "test_apply_max_norm", ("(norms + eps)", "(norms - eps)")),
     _stopping_mistake("early stopping that restores the last weights (no deep copy)",
                       ("copy.deepcopy(model.state_dict())", "model.state_dict()")),
     wrong("early stopping that saves the parameters but not the buffers", "early_stopping", '''
