@@ -5,11 +5,19 @@ reference's as `want`).
 Statistics of random weights are computed here from the weights the probe recorded, and
 compared with the σ PyTorch's own conventions give (`torch.nn.init.calculate_gain`) or with
 what the stand-ins the probe passed in ask for.
+
+The contracts (see the probe): an in-place initializer keeps the caller's parameter objects,
+their dtype and requires_grad (`_check_in_place`, with each exercise's check of the values);
+`orthogonal_init_`'s diagonal signs are those of a uniformly random orthogonal matrix;
+`apply_init` reaches Linear layers in custom modules and the model itself, in place;
+`layer_stats` walks nested modules and leaves the caller's modes and gradients as they were
+(or as one backward pass leaves them).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -18,12 +26,21 @@ from autograder.checks.core import (
     expect,
     expect_close,
     expect_tensor,
+    fail,
     number_question,
 )
 from autograder.probes.lab01_initialization import (
+    APPLY_INIT_RUNS,
+    IN_PLACE_CONTRACTS,
     INIT_LINEAR_CASES,
+    NESTED_STATS_WHAT,
+    NO_BIAS_SHAPE,
     ORTHOGONAL_SHAPES,
     SHAPES,
+    SIGN_SHAPES,
+    apply_init_what,
+    in_place_what,
+    sign_what,
     stand_in_init_std,
     stand_in_uniform_bound,
 )
@@ -49,80 +66,203 @@ def test_uniform_bound(got, want):
                      hint="U(-r, r) has variance r²/3, so r = √(3σ²).")
 
 
+_INIT_HINT = ("Use σ = init_std(layer.in_features, layer.out_features, scheme), and "
+              "r = uniform_bound(σ) for the uniform case.")
+
+
+def _check_init_weights(where: str, weight: object, like: torch.Tensor, fan_in: int, fan_out: int,
+                        scheme: str, distribution: str) -> None:
+    """The weights of init_linear_ (stand-ins in place): σ, mean 0, and the distribution's shape."""
+    weight = expect_tensor(weight, what=f"{where}: the weight", like=like)
+    std = stand_in_init_std(fan_in, fan_out, scheme)
+    bound = stand_in_uniform_bound(std)
+    expected_std = std if distribution == "normal" else bound / math.sqrt(3)
+    expect_close(weight.double().std().item(), expected_std, what=f"{where}: std of the weights",
+                 rtol=0.03, hint=_INIT_HINT)
+    mean = weight.double().mean().item()
+    expect(abs(mean) < 0.05 * std, f"{where}: the weights should have mean 0, got {mean:.3g}.")
+    beyond = (weight.abs() > bound * (1 + 1e-6)).double().mean().item()
+    if distribution == "uniform":
+        expect(beyond == 0, f"{where}: a uniform init keeps every weight within ±r = "
+                            f"uniform_bound(σ), but {beyond:.1%} lie outside.")
+    else:
+        wide = (weight.abs() > math.sqrt(3) * std).double().mean().item()
+        expect(wide > 0.04, f"{where}: these weights look uniform; a normal init puts "
+                            f"about 8% of them beyond ±√3σ, here {wide:.1%}.")
+
+
+def _check_zero_bias(where: str, bias: object) -> None:
+    bias = expect_tensor(bias, what=f"{where}: the bias")
+    expect(bool((bias == 0).all()),
+           f"{where}: the bias must be zero after initialization (it kept its old values).")
+
+
+def _check_in_place(name: str, got, want, check_values: Callable[[str, int, int, tuple], None]) -> None:
+    """Each layer of IN_PLACE_CONTRACTS[name] keeps its own parameters, their dtype and
+    requires_grad; then `check_values(what, fan_in, fan_out, arguments)` judges the values."""
+    for kind, fan_in, fan_out, arguments in IN_PLACE_CONTRACTS[name]:
+        what = in_place_what(name, kind, fan_in, fan_out, arguments)
+        facts, expected = got[what], want[what]
+        expect(type(facts) is dict and type(facts.get("parameters")) is dict,
+               f"{what}: the hidden tests could not read the layer it left.")
+        for parameter in ("weight", "bias"):
+            expect(facts.get(f"same {parameter}") is expected[f"same {parameter}"],
+                   f"{what} replaced layer.{parameter} with a new tensor: write into the layer's own "
+                   "parameters in place (inside torch.no_grad(): layer.weight.normal_(...) or "
+                   "layer.weight.copy_(...)), so that the layer keeps its dtype and requires_grad and "
+                   "an optimizer built on it still holds them.")
+        for parameter, wanted in expected["parameters"].items():
+            mine = facts["parameters"].get(parameter)
+            expect(type(mine) is dict, f"{what}: the layer has no {parameter} any more.")
+            expect(mine.get("dtype") == wanted["dtype"],
+                   f"{what} left layer.{parameter} as {str(mine.get('dtype')).removeprefix('torch.')}: "
+                   "draw the values in place (layer.weight.normal_) or build them with "
+                   "dtype=layer.weight.dtype (torch.randn_like), so that a "
+                   f"{wanted['dtype'].removeprefix('torch.')} layer stays "
+                   f"{wanted['dtype'].removeprefix('torch.')}.")
+            expect(mine.get("requires_grad") is wanted["requires_grad"],
+                   f"{what} left layer.{parameter} with requires_grad={mine.get('requires_grad')}: "
+                   "change the values inside `with torch.no_grad():` and leave requires_grad as the "
+                   f"caller set it ({wanted['requires_grad']}).")
+        check_values(what, fan_in, fan_out, arguments)
+
+
 def test_init_linear(got, want):
     for (fan_in, fan_out), scheme in INIT_LINEAR_CASES:
         for distribution in ("normal", "uniform"):
             where = f"init_linear_(nn.Linear({fan_in}, {fan_out}), {scheme!r}, {distribution!r})"
             expect(got[f"{where} returns its layer"] is True,
                    f"{where} must return the same layer it initialized in place.")
-            weight = expect_tensor(got[f"{where} weight"], what=f"{where}: the weight",
-                                   like=want[f"{where} weight"])
-            std = stand_in_init_std(fan_in, fan_out, scheme)
-            bound = stand_in_uniform_bound(std)
-            expected_std = std if distribution == "normal" else bound / math.sqrt(3)
-            expect_close(weight.double().std().item(), expected_std, what=f"{where}: std of the weights",
-                         rtol=0.03, hint="Use σ = init_std(layer.in_features, layer.out_features, "
-                                         "scheme), and r = uniform_bound(σ) for the uniform case.")
-            mean = weight.double().mean().item()
-            expect(abs(mean) < 0.05 * std, f"{where}: the weights should have mean 0, got {mean:.3g}.")
-            bias = expect_tensor(got[f"{where} bias"], what=f"{where}: the bias")
-            expect(bool((bias == 0).all()),
-                   f"{where}: the bias must be zero after initialization (it kept its old values).")
-            beyond = (weight.abs() > bound * (1 + 1e-6)).double().mean().item()
-            if distribution == "uniform":
-                expect(beyond == 0, f"{where}: a uniform init keeps every weight within ±r = "
-                                    f"uniform_bound(σ), but {beyond:.1%} lie outside.")
-            else:
-                wide = (weight.abs() > math.sqrt(3) * std).double().mean().item()
-                expect(wide > 0.04, f"{where}: these weights look uniform; a normal init puts "
-                                    f"about 8% of them beyond ±√3σ, here {wide:.1%}.")
+            _check_init_weights(where, got[f"{where} weight"], want[f"{where} weight"], fan_in, fan_out,
+                                scheme, distribution)
+            _check_zero_bias(where, got[f"{where} bias"])
     got["no bias"]
+    _check_init_weights("init_linear_ on a layer without bias (he, normal)", got["no bias weight"],
+                        want["no bias weight"], *NO_BIAS_SHAPE, "he", "normal")
+
+    def check_values(what: str, fan_in: int, fan_out: int, arguments: tuple) -> None:
+        _check_init_weights(what, got[f"{what} weight"], want[f"{what} weight"], fan_in, fan_out, *arguments)
+        _check_zero_bias(what, got[f"{what} bias"])
+
+    _check_in_place("init_linear_", got, want, check_values)
+
+
+# What apply_init missed when a Linear layer was left as it was, per model of the probe.
+_MISSED_LINEAR = {
+    "sequential": "Every nn.Linear, nested ones included, must be: walk model.modules() or use model.apply.",
+    "custom": "Every nn.Linear must be, also inside custom modules, a ModuleDict or a ModuleList: "
+              "walk model.modules() or use model.apply, not only nn.Sequential containers.",
+    "bare": "The model passed in is itself an nn.Linear: model.apply and model.modules() visit the "
+            "model itself too, model.children() does not.",
+}
 
 
 def test_apply_init(got, want):
-    for scheme, distribution in (("he", "normal"), ("glorot", "uniform")):
-        where = f"apply_init(model, {scheme!r}, {distribution!r})"
-        expect(got[f"{where} returns its model"] is True, "apply_init must return the model it initialized.")
+    for key, scheme, distribution in APPLY_INIT_RUNS:
+        where = apply_init_what(key, scheme, distribution)
+        expect(got[f"{where} returns its model"] is True, f"{where} must return the model it initialized.")
         mine, theirs = got[f"{where} state"], want[f"{where} state"]
         expect(type(mine) is dict and set(mine) == set(theirs),
                f"{where}: the model's parameters changed names or number.")
+        same = got[f"{where} same parameters"]
+        expect(type(same) is dict, f"{where}: the hidden tests could not read the model's parameters.")
+        for name, kept in want[f"{where} same parameters"].items():
+            expect(same.get(name) is kept,
+                   f"{where} replaced {name} with a new parameter: initialize the model's own nn.Linear "
+                   "layers in place (init_linear_ on each), not new layers, so that they keep their "
+                   "dtype and device and an optimizer built on the model still holds them.")
+        for name, value in theirs.items():
+            expect(type(mine[name]) is torch.Tensor and mine[name].dtype == value.dtype,
+                   f"{where} left {name} with another dtype than the model's {value.dtype}: "
+                   "change the values of the model's own parameters in place.")
         linears = [name for name in theirs if name.endswith("weight") and theirs[name].dim() == 2]
         for index, name in enumerate(linears, start=1):
             expect(torch.equal(mine[name], theirs[name]),
                    f"{where}: Linear layer {index} of {len(linears)} ({name}) was not initialized by "
-                   f"init_linear_(layer, {scheme!r}, {distribution!r}). Every nn.Linear, nested "
-                   "ones included, must be: walk model.modules() or use model.apply.")
+                   f"init_linear_(layer, {scheme!r}, {distribution!r}). {_MISSED_LINEAR[key]}")
         for name, value in theirs.items():
             expect(torch.equal(mine[name], value),
                    f"{where} left {name} different from what init_linear_ on every nn.Linear gives: "
                    "only nn.Linear layers are initialized, each with init_linear_, and nothing else.")
 
 
-def test_layer_stats(got, want):
-    stats, expected = got["stats"], want["stats"]
+def _compare_stats(stats: object, expected: list, what: str) -> None:
+    """Each layer's mean, std and weight-gradient norm against the reference's."""
     expect(type(stats) is list and len(stats) == len(expected),
-           f"layer_stats should return a list with one dict per nn.Linear ({len(expected)} here), "
+           f"{what} should return a list with one dict per nn.Linear ({len(expected)} here), "
            f"got {type(stats).__name__} of length {len(stats) if type(stats) is list else '?'}.")
     for index, (mine, theirs) in enumerate(zip(stats, expected), start=1):
         expect(type(mine) is dict and {"mean", "std", "grad_norm"} <= set(mine),
-               f"layer {index}: each entry must be a dict with keys 'mean', 'std' and 'grad_norm'.")
-        expect_close(mine["mean"], theirs["mean"], what=f"layer {index} output mean", rtol=1e-3,
+               f"{what}, layer {index}: each entry must be a dict with keys 'mean', 'std' and 'grad_norm'.")
+        expect_close(mine["mean"], theirs["mean"], what=f"{what}, layer {index} output mean", rtol=1e-3,
                      atol=1e-4, hint="Record each nn.Linear's output with a forward hook.")
-        expect_close(mine["std"], theirs["std"], what=f"layer {index} output std", rtol=1e-2,
+        expect_close(mine["std"], theirs["std"], what=f"{what}, layer {index} output std", rtol=1e-2,
                      hint="The std of the layer's output (what the hook's `output` is), "
                           "not of its input.")
-        expect_close(mine["grad_norm"], theirs["grad_norm"], what=f"layer {index} weight-gradient norm",
-                     rtol=1e-3, hint="One backward pass of loss_fn(model(X), y); the norm of "
-                                     "layer.weight.grad.")
+        expect_close(mine["grad_norm"], theirs["grad_norm"], rtol=1e-3,
+                     what=f"{what}, layer {index} weight-gradient norm",
+                     hint="One backward pass of loss_fn(model(X), y); the norm of layer.weight.grad.")
+
+
+def _check_modes(what: str, after: object, expected: dict) -> None:
+    """The caller's modes, module by module, as the reference left them (as they were)."""
+    expect(type(after) is dict, f"{what}: the hidden tests could not read the model's modes.")
+    changed = [name for name, training in expected.items() if after.get(name) is not training]
+    if changed:
+        was = "train" if expected[changed[0]] else "eval"
+        fail(f"{what} left the model in {'eval' if was == 'train' else 'train'} mode (it was in {was} "
+             "mode): leave the caller's mode as it was (do not call model.train() or model.eval(), "
+             "or restore the mode before returning).")
+
+
+def _check_grads(what: str, after: dict, before: dict, expected: dict) -> None:
+    """Each .grad afterwards: this backward pass's, as it was before the call, or None."""
+    for name, fresh in expected.items():
+        now, was = after.get(name), before[name]
+        if now is None or (type(now) is torch.Tensor and now.shape == fresh.shape
+                           and (torch.equal(now, was) or torch.allclose(now.double(), fresh.double(),
+                                                                         rtol=1e-4, atol=1e-6))):
+            continue
+        fail(f"{what}: {name}.grad is neither the gradient of this one backward pass nor what it was "
+             "before (it accumulated onto the earlier gradient): zero every parameter's gradient "
+             "before backward() (model.zero_grad()), not only those of the nn.Linear layers.")
+
+
+def test_layer_stats(got, want):
+    _compare_stats(got["stats"], want["stats"], "layer_stats")
     expect(got["hooks left"] is False,
            "layer_stats left forward hooks on the model: remove them (handle.remove()) "
            "when you are done, or every later forward pass will run them.")
+    _check_modes("layer_stats", got["modes after"], want["modes after"])
     again = got["stats again"]
     expect(type(again) is list and again and type(again[0]) is dict and "grad_norm" in again[0],
            "layer_stats called a second time should return the same kind of list.")
     expect_close(again[0]["grad_norm"], want["stats again"][0]["grad_norm"], rtol=1e-3,
                  what="layer 1 weight-gradient norm on a second call",
                  hint="Gradients accumulate: zero them (model.zero_grad()) before backward().")
+    stats, expected = got["nested stats"], want["nested stats"]
+    count = len(stats) if type(stats) is list else "?"
+    expect(type(stats) is list and len(stats) == len(expected),
+           f"{NESTED_STATS_WHAT} returned {count} entries for its {len(expected)} nn.Linear layers "
+           "(three nested in a custom module): walk model.modules(), not model.children() or the "
+           "top-level layers only.")
+    after, before = got["nested after"], want["nested before"]
+    expect(type(after) is dict and type(after.get("grads")) is dict,
+           f"{NESTED_STATS_WHAT}: the hidden tests could not read the model it left.")
+    _check_modes(NESTED_STATS_WHAT, after.get("training"), want["nested after"]["training"])
+    _check_grads(NESTED_STATS_WHAT, after["grads"], before["grads"], want["nested after"]["grads"])
+    _compare_stats(stats, expected, NESTED_STATS_WHAT)
+    expect(got["nested hooks left"] is False,
+           f"{NESTED_STATS_WHAT} left forward hooks on the model: remove them (handle.remove()).")
+
+
+def _check_orthogonal(where: str, W: torch.Tensor) -> None:
+    rows, cols = W.shape
+    W = W.double()
+    gram = W @ W.T if rows <= cols else W.T @ W
+    expect_close(gram, torch.eye(min(rows, cols), dtype=torch.float64), rtol=0, atol=1e-5,
+                 what=f"{where}: W Wᵀ (or Wᵀ W for tall W) against the identity",
+                 hint="Orthonormal rows (or columns), as torch.nn.init.orthogonal_ gives.")
 
 
 def test_orthogonal_init(got, want):
@@ -130,12 +270,8 @@ def test_orthogonal_init(got, want):
         where = f"orthogonal_init_(nn.Linear({cols}, {rows}))"
         expect(got[f"{where} returns its layer"] is True,
                f"{where} must return the layer it initialized in place.")
-        W = expect_tensor(got[f"{where} weight"], what=f"{where}: the weight",
-                          like=want[f"{where} weight"]).double()
-        gram = W @ W.T if rows <= cols else W.T @ W
-        expect_close(gram, torch.eye(min(rows, cols), dtype=torch.float64), rtol=0, atol=1e-5,
-                     what=f"{where}: W Wᵀ (or Wᵀ W for tall W) against the identity",
-                     hint="Orthonormal rows (or columns), as torch.nn.init.orthogonal_ gives.")
+        _check_orthogonal(where, expect_tensor(got[f"{where} weight"], what=f"{where}: the weight",
+                                               like=want[f"{where} weight"]))
         bias = expect_tensor(got[f"{where} bias"], what=f"{where}: the bias")
         expect(bool((bias == 0).all()), f"{where}: the bias must be zero.")
     first, second = (expect_tensor(got[f"{call} weight"], what="orthogonal_init_: the weight",
@@ -145,6 +281,24 @@ def test_orthogonal_init(got, want):
     x = torch.randn(32, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expect_close((second.double() @ x).norm(dim=0), x.norm(dim=0), rtol=1e-4,
                  what="‖Wx‖ against ‖x‖ for a square orthogonal W")
+    for rows, cols in SIGN_SHAPES:
+        what = sign_what(rows, cols)
+        signs = expect_tensor(got[what], what=f"{what}: the signs of W's diagonal", like=want[what])
+        for index, positive in enumerate(signs.double().mean(dim=0).tolist()):
+            expect(0.3 <= positive <= 0.7,
+                   f"{what}: W[{index}, {index}] came out positive in {positive:.0%} of the draws, where a "
+                   "uniformly random orthogonal matrix has it positive half the time: multiply each "
+                   "column of Q by the sign of R's matching diagonal entry "
+                   "(Q * torch.sign(torch.diagonal(R))), which QR alone does not fix.")
+
+    def check_values(what: str, fan_in: int, fan_out: int, arguments: tuple) -> None:
+        weight = expect_tensor(got[f"{what} weight"], what=f"{what}: the weight",
+                               like=want[f"{what} weight"])
+        _check_orthogonal(what, weight)
+        bias = expect_tensor(got[f"{what} bias"], what=f"{what}: the bias")
+        expect(bool((bias == 0).all()), f"{what}: the bias must be zero.")
+
+    _check_in_place("orthogonal_init_", got, want, check_values)
 
 
 test_q1_same_value = choice_question("Q1")

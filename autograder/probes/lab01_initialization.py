@@ -5,11 +5,24 @@ autograder/checks/lab01_initialization.py).
 `init_std` whose value encodes its arguments, a `uniform_bound` of 2σ, an `init_linear_` that
 writes a mark per (scheme, distribution). They are not the answers; they let the check see
 that the student's code passes the right arguments on and uses what it gets back.
+
+Then the contracts, per exercise (`IN_PLACE_CONTRACTS` says which layers each in-place
+initializer gets): `init_linear_` and `orthogonal_init_` on float64 layers and frozen ones
+(requires_grad=False), recording whether the layer kept its own parameter objects, their dtype
+and requires_grad, and their values; `orthogonal_init_` drawn many times on small layers,
+recording the signs of W's diagonal (QR without the sign correction makes W[0, 0] < 0 always);
+`apply_init` on a float64 model whose Linear layers sit in custom modules, a ModuleDict and a
+ModuleList, and on a bare nn.Linear; `layer_stats` on a model in eval mode whose Linear layers
+sit in a custom module, whose parameters hold a stale gradient, recording its mode and
+gradients afterwards (and the mode of the first model, in train mode).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,6 +71,67 @@ def test_uniform_bound(see, uniform_bound):
 
 
 INIT_LINEAR_CASES = [((784, 300), "he"), ((300, 100), "glorot"), ((500, 500), "lecun")]
+NO_BIAS_SHAPE = (400, 50)  # nn.Linear(400, 50, bias=False)
+
+
+# --- Contracts of the in-place initializers: the caller's layer stays the caller's ------------
+
+# Per exercise: (kind of layer, in_features, out_features, further arguments). "float64": a
+# float64 layer; "frozen": requires_grad=False on weight and bias. (Not the meta device: the
+# first meta-device operation of a process, normal_ or a product, loads PyTorch's meta kernels,
+# 2 to 4 s that a correct answer drawing on the layer's device would pay.)
+IN_PLACE_CONTRACTS: dict[str, tuple[tuple[str, int, int, tuple], ...]] = {
+    "init_linear_": (("float64", 120, 100, ("he", "normal")), ("float64", 100, 120, ("glorot", "uniform")),
+                     ("frozen", 60, 40, ("lecun", "normal")), ("frozen", 60, 40, ("he", "uniform"))),
+    "orthogonal_init_": (("float64", 30, 50, ()), ("float64", 50, 30, ()), ("frozen", 40, 40, ())),
+}
+LAYER_KINDS = {"float64": "a float64", "frozen": "a frozen (requires_grad=False)"}
+
+
+def in_place_what(name: str, kind: str, fan_in: int, fan_out: int, arguments: tuple) -> str:
+    shown = "".join(f", {argument!r}" for argument in arguments)
+    return f"{name}(nn.Linear({fan_in}, {fan_out}){shown}) on {LAYER_KINDS[kind]} layer"
+
+
+def contract_layer(kind: str, fan_in: int, fan_out: int) -> nn.Linear:
+    layer = nn.Linear(fan_in, fan_out)
+    with torch.no_grad():
+        layer.bias.uniform_(0.5, 1.0)
+    return layer.double() if kind == "float64" else layer.requires_grad_(False)
+
+
+def _parameter_facts(layer: nn.Module) -> dict[str, dict[str, Any]]:
+    return {name: {"dtype": str(p.dtype), "requires_grad": bool(p.requires_grad)}
+            for name, p in layer.named_parameters()}
+
+
+def _in_place(function: Callable[..., Any], layer: nn.Linear, *arguments: Any) -> dict[str, Any]:
+    """Call `function(layer, *arguments)`; what it left of the layer: its own parameter objects or
+    new ones, their dtype and requires_grad (their values are recorded apart)."""
+    weight, bias = layer.weight, layer.bias
+    function(layer, *arguments)
+    return {"same weight": layer.weight is weight, "same bias": layer.bias is bias,
+            "parameters": _parameter_facts(layer)}
+
+
+def _probe_in_place(see, name: str, function: Callable[..., Any],
+                    ban: Callable[[Callable[..., Any]], contextlib.AbstractContextManager]) -> None:
+    """Each layer of `IN_PLACE_CONTRACTS[name]` (built before `ban`, PyTorch's own init of a new
+    layer uses torch.nn.init) through the student's `function`."""
+    torch.manual_seed(8)
+    for kind, fan_in, fan_out, arguments in IN_PLACE_CONTRACTS[name]:
+        layer = contract_layer(kind, fan_in, fan_out)
+        what = in_place_what(name, kind, fan_in, fan_out, arguments)
+        with ban(function):
+            see.call(what, _in_place, function, layer, *arguments, what=what)
+        see(f"{what} weight", layer.weight)
+        see(f"{what} bias", layer.bias)
+
+
+def _no_nn_init(init_linear_: Callable[..., Any]) -> contextlib.AbstractContextManager:
+    return forbidden(nn.init, NN_INIT_FUNCTIONS,
+                     "init_linear_ must not use torch.nn.init: draw the weights yourself "
+                     "(for example with layer.weight.normal_ inside torch.no_grad()).", within=init_linear_)
 
 
 @probe
@@ -70,16 +144,19 @@ def test_init_linear(see, init_linear_):
             layer = nn.Linear(fan_in, fan_out)
             layer.bias.data.uniform_(0.5, 1.0)
             where = f"init_linear_(nn.Linear({fan_in}, {fan_out}), {scheme!r}, {distribution!r})"
-            with forbidden(nn.init, NN_INIT_FUNCTIONS,
-                           "init_linear_ must not use torch.nn.init: draw the weights yourself "
-                           "(for example with layer.weight.normal_ inside torch.no_grad())."):
+            with _no_nn_init(init_linear_):
                 returned = see.call(where, init_linear_, layer, scheme, distribution, what=where,
                                     record=False)
             see(f"{where} returns its layer", returned is layer)
             see(f"{where} weight", layer.weight)
             see(f"{where} bias", layer.bias)
-    see.call("no bias", init_linear_, nn.Linear(20, 10, bias=False), "he",
-             what="init_linear_ on a layer without bias", record=False)
+    torch.manual_seed(2)
+    layer = nn.Linear(*NO_BIAS_SHAPE, bias=False)
+    with _no_nn_init(init_linear_):
+        see.call("no bias", init_linear_, layer, "he", what="init_linear_ on a layer without bias",
+                 record=False)
+    see("no bias weight", layer.weight)
+    _probe_in_place(see, "init_linear_", init_linear_, _no_nn_init)
 
 
 def apply_init_model() -> nn.Sequential:
@@ -94,15 +171,65 @@ def apply_init_model() -> nn.Sequential:
     return model
 
 
+class Residual(nn.Module):
+    """A custom block: its nn.Linear is an attribute, not in a Sequential."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.inner = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+
+class Tower(nn.Module):
+    """Linear layers in a ModuleDict, in custom blocks inside a ModuleList, and directly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.ModuleDict({"proj": nn.Linear(12, 10), "norm": nn.LayerNorm(10)})
+        self.blocks = nn.ModuleList([Residual(10), nn.Sequential(Residual(10), nn.ReLU())])
+        self.head = nn.Linear(10, 4, bias=False)
+
+
+def _filled(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(0.3)
+    return model
+
+
+# (key, model builder, what the message calls it): the models apply_init runs on.
+APPLY_INIT_MODELS = (
+    ("sequential", apply_init_model, "model"),
+    ("custom", lambda: _filled(Tower().double()),
+     "a float64 model with Linear layers in custom modules, a ModuleDict and a ModuleList"),
+    ("bare", lambda: _filled(nn.Linear(7, 3).double()), "a bare float64 nn.Linear"),
+)
+# (model key, scheme, distribution): each run of apply_init.
+APPLY_INIT_RUNS = (("sequential", "he", "normal"), ("sequential", "glorot", "uniform"),
+                   ("custom", "he", "normal"), ("bare", "glorot", "uniform"))
+
+
+def apply_init_what(key: str, scheme: str, distribution: str) -> str:
+    model = next(what for name, _, what in APPLY_INIT_MODELS if name == key)
+    where = f"apply_init(model, {scheme!r}, {distribution!r})"
+    return where if key == "sequential" else f"{where} on {model}"
+
+
 @probe
 def test_apply_init(see, apply_init):
-    apply_init = with_globals(apply_init, init_linear_=stand_in_init_linear_)
-    for scheme, distribution in (("he", "normal"), ("glorot", "uniform")):
-        model = apply_init_model()
-        where = f"apply_init(model, {scheme!r}, {distribution!r})"
-        returned = see.call(where, apply_init, model, scheme, distribution, what=where, record=False)
+    scoped = with_globals(apply_init, init_linear_=stand_in_init_linear_)
+    if scoped is not apply_init:  # a recursive apply_init reaches the copy with the stand-in too
+        scoped.__globals__[apply_init.__name__] = scoped
+    builders = {key: build for key, build, _ in APPLY_INIT_MODELS}
+    for key, scheme, distribution in APPLY_INIT_RUNS:
+        model = builders[key]()
+        before = dict(model.named_parameters())
+        where = apply_init_what(key, scheme, distribution)
+        returned = see.call(where, scoped, model, scheme, distribution, what=where, record=False)
         see(f"{where} returns its model", returned is model)
         see(f"{where} state", model.state_dict())
+        see(f"{where} same parameters", {name: parameter is before.get(name)
+                                         for name, parameter in model.named_parameters()})
 
 
 def stats_model(depth: int = 4) -> nn.Sequential:
@@ -114,6 +241,41 @@ def stats_model(depth: int = 4) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class StatsBlock(nn.Module):
+    """A custom block: a LayerNorm, then Linear layers in a ModuleList, then dropout."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.layers = nn.ModuleList([nn.Linear(width, width), nn.Linear(width, width)])
+        self.drop = nn.Dropout(0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        for layer in self.layers:
+            x = torch.tanh(layer(x))
+        return self.drop(x)
+
+
+NESTED_STATS_WHAT = ("layer_stats on a model in eval mode with Linear layers in a custom module "
+                     "and a gradient left from an earlier backward")
+
+
+def nested_stats_model() -> nn.Module:
+    """Five nn.Linear layers, three of them nested (children() sees two), in eval mode, every
+    parameter holding a stale gradient."""
+    model = nn.Sequential(nn.Linear(16, 24), nn.Tanh(),
+                          nn.Sequential(StatsBlock(24), nn.Linear(24, 24), nn.Tanh()),
+                          nn.Linear(24, 5)).eval()
+    for parameter in model.parameters():
+        parameter.grad = torch.full_like(parameter, 0.25)
+    return model
+
+
+def modes(model: nn.Module) -> dict[str, bool]:
+    return {name or ".": bool(module.training) for name, module in model.named_modules()}
+
+
 @probe
 def test_layer_stats(see, layer_stats):
     torch.manual_seed(3)
@@ -122,11 +284,42 @@ def test_layer_stats(see, layer_stats):
     see.call("stats", layer_stats, model, X, y, nn.CrossEntropyLoss(),
              what="layer_stats(model, X, y, loss_fn)")
     see("hooks left", any(bool(module._forward_hooks) for module in model.modules()))
+    see("modes after", modes(model))
     see.call("stats again", layer_stats, model, X, y, nn.CrossEntropyLoss(),
              what="layer_stats called twice")
+    model = nested_stats_model()
+    see("nested before", model)
+    X, y = torch.randn(128, 16), torch.randint(0, 5, (128,))
+    see.call("nested stats", layer_stats, model, X, y, nn.CrossEntropyLoss(), what=NESTED_STATS_WHAT)
+    see("nested after", model)
+    see("nested hooks left", any(bool(module._forward_hooks) for module in model.modules()))
 
 
 ORTHOGONAL_SHAPES = [(64, 64), (100, 30), (30, 100)]
+# Small layers, drawn SIGN_DRAWS times each: the signs of W's diagonal. For a uniformly random
+# orthogonal W each is positive half the time; QR without the sign correction makes W[0, 0] < 0.
+SIGN_SHAPES = [(4, 4), (6, 3), (3, 6)]
+SIGN_DRAWS = 200
+
+
+def sign_what(rows: int, cols: int) -> str:
+    return f"orthogonal_init_(nn.Linear({cols}, {rows})) drawn {SIGN_DRAWS} times"
+
+
+def _no_orthogonal(orthogonal_init_: Callable[..., Any]) -> contextlib.AbstractContextManager:
+    return forbidden(nn.init, ("orthogonal_",), "orthogonal_init_ must build Q itself from "
+                     "torch.linalg.qr, not call torch.nn.init.orthogonal_.", within=orthogonal_init_)
+
+
+def _diagonal_signs(orthogonal_init_: Callable[..., Any], rows: int, cols: int) -> torch.Tensor:
+    """(SIGN_DRAWS, min(rows, cols)): whether each draw's diagonal entry of W is positive."""
+    signs = []
+    for _ in range(SIGN_DRAWS):
+        layer = nn.Linear(cols, rows)
+        with _no_orthogonal(orthogonal_init_):
+            orthogonal_init_(layer)
+        signs.append(torch.diagonal(layer.weight.detach()) > 0)
+    return torch.stack(signs)
 
 
 @probe
@@ -135,9 +328,7 @@ def test_orthogonal_init(see, orthogonal_init_):
         torch.manual_seed(4)
         layer = nn.Linear(cols, rows)
         where = f"orthogonal_init_(nn.Linear({cols}, {rows}))"
-        with forbidden(nn.init, ("orthogonal_",),
-                       "orthogonal_init_ must build Q itself from torch.linalg.qr, "
-                       "not call torch.nn.init.orthogonal_."):
+        with _no_orthogonal(orthogonal_init_):
             returned = see.call(where, orthogonal_init_, layer, what=where, record=False)
         see(f"{where} returns its layer", returned is layer)
         see(f"{where} weight", layer.weight)
@@ -146,6 +337,11 @@ def test_orthogonal_init(see, orthogonal_init_):
     for call in ("first", "second"):
         layer = see.call(call, orthogonal_init_, nn.Linear(32, 32), record=False)
         see(f"{call} weight", layer.weight)
+    torch.manual_seed(6)
+    for rows, cols in SIGN_SHAPES:
+        what = sign_what(rows, cols)
+        see.call(what, _diagonal_signs, orthogonal_init_, rows, cols, what=what)
+    _probe_in_place(see, "orthogonal_init_", orthogonal_init_, _no_orthogonal)
 
 
 test_q1_same_value = answer("test_q1_same_value")

@@ -1,6 +1,10 @@
 """Known answers to lab 01: mistakes its tests must catch, and correct answers written differently."""
 
-from autograder.variants import right, wrong
+import functools
+
+from autograder.variants import edited, right, wrong
+
+_edit = functools.partial(edited, "lab01_initialization")
 
 MISTAKES = [
     wrong("He std computed from fan_avg", "init_std", '''
@@ -104,6 +108,123 @@ def init_linear_(layer, scheme, distribution="normal"):
 ''', "test_init_linear"),
 ]
 
+MISTAKES += [
+    # Contracts of init_linear_: the caller's layer keeps its parameters, dtype and requires_grad.
+    wrong("init_linear_ assigns new float32 tensors through .data", "init_linear", '''
+def init_linear_(layer, scheme, distribution="normal"):
+    std = init_std(layer.in_features, layer.out_features, scheme)
+    shape = layer.weight.shape
+    if distribution == "normal":
+        layer.weight.data = torch.randn(shape) * std
+    elif distribution == "uniform":
+        r = uniform_bound(std)
+        layer.weight.data = (torch.rand(shape) * 2 - 1) * r
+    else:
+        raise ValueError(distribution)
+    if layer.bias is not None:
+        layer.bias.data = torch.zeros(layer.out_features)
+    return layer
+''', "test_init_linear"),
+    wrong("init_linear_ replaces the weight with a new nn.Parameter", "init_linear", '''
+def init_linear_(layer, scheme, distribution="normal"):
+    std = init_std(layer.in_features, layer.out_features, scheme)
+    new = torch.empty_like(layer.weight)
+    if distribution == "normal":
+        new.normal_(0.0, std)
+    elif distribution == "uniform":
+        r = uniform_bound(std)
+        new.uniform_(-r, r)
+    else:
+        raise ValueError(distribution)
+    layer.weight = nn.Parameter(new)
+    if layer.bias is not None:
+        layer.bias = nn.Parameter(torch.zeros_like(layer.bias))
+    return layer
+''', "test_init_linear"),
+    wrong("init_linear_ switches requires_grad off and on instead of torch.no_grad()", "init_linear", '''
+def init_linear_(layer, scheme, distribution="normal"):
+    std = init_std(layer.in_features, layer.out_features, scheme)
+    layer.requires_grad_(False)
+    if distribution == "normal":
+        layer.weight.normal_(0.0, std)
+    elif distribution == "uniform":
+        r = uniform_bound(std)
+        layer.weight.uniform_(-r, r)
+    else:
+        raise ValueError(distribution)
+    if layer.bias is not None:
+        layer.bias.zero_()
+    return layer.requires_grad_(True)
+''', "test_init_linear"),
+    wrong("init_linear_ zeroes a bias that may be None", "init_linear",
+          _edit("init_linear", ("        if layer.bias is not None:\n            layer.bias.zero_()",
+                                "        layer.bias.zero_()")),
+          "test_init_linear"),
+    # apply_init on Linear layers in custom modules, on a bare nn.Linear, and in place.
+    wrong("apply_init recursing only into nn.Sequential", "apply_init", '''
+def apply_init(model, scheme, distribution="normal"):
+    for module in model.children():
+        if isinstance(module, nn.Linear):
+            init_linear_(module, scheme, distribution)
+        elif isinstance(module, nn.Sequential):
+            apply_init(module, scheme, distribution)
+    return model
+''', "test_apply_init"),
+    wrong("apply_init recursing over children() skips the model itself", "apply_init", '''
+def apply_init(model, scheme, distribution="normal"):
+    for child in model.children():
+        if isinstance(child, nn.Linear):
+            init_linear_(child, scheme, distribution)
+        else:
+            apply_init(child, scheme, distribution)
+    return model
+''', "test_apply_init"),
+    wrong("apply_init replaces each nn.Linear with a new layer", "apply_init", '''
+def apply_init(model, scheme, distribution="normal"):
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear):
+                fresh = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
+                setattr(parent, name, init_linear_(fresh, scheme, distribution))
+    return model
+''', "test_apply_init"),
+    # layer_stats on nested modules, leaving the caller's modes and gradients.
+    wrong("layer_stats walks model.children()", "layer_stats",
+          _edit("layer_stats", ("model.modules()", "model.children()")), "test_layer_stats"),
+    wrong("layer_stats switches the model to eval mode", "layer_stats",
+          _edit("layer_stats", ("        model.zero_grad()\n",
+                                "        model.eval()\n        model.zero_grad()\n")),
+          "test_layer_stats"),
+    wrong("layer_stats zeroes only the nn.Linear layers' gradients", "layer_stats",
+          _edit("layer_stats", ("        model.zero_grad()\n",
+                                "        for layer in linears:\n            layer.zero_grad()\n")),
+          "test_layer_stats"),
+    # orthogonal_init_: the sign correction, and the caller's layer kept.
+    wrong("orthogonal_init_ without the sign correction", "orthogonal_init",
+          _edit("orthogonal_init", ("    Q = Q * torch.sign(torch.diagonal(R))\n", "")),
+          "test_orthogonal_init"),
+    wrong("orthogonal_init_ assigns a float32 tensor through .data", "orthogonal_init",
+          _edit("orthogonal_init", ("        layer.weight.copy_(W)", "        layer.weight.data = W")),
+          "test_orthogonal_init"),
+    wrong("orthogonal_init_ replaces the weight with a new nn.Parameter", "orthogonal_init",
+          _edit("orthogonal_init", ("        layer.weight.copy_(W)",
+                                    "        layer.weight = nn.Parameter(W.to(layer.weight.dtype))")),
+          "test_orthogonal_init"),
+    wrong("orthogonal_init_ switches requires_grad off and on instead of torch.no_grad()",
+          "orthogonal_init", '''
+def orthogonal_init_(layer):
+    rows, cols = layer.weight.shape
+    Q, R = torch.linalg.qr(torch.randn(max(rows, cols), min(rows, cols)))
+    Q = Q * torch.sign(torch.diagonal(R))
+    layer.requires_grad_(False)
+    layer.weight.copy_(Q if rows >= cols else Q.T)
+    if layer.bias is not None:
+        layer.bias.zero_()
+    layer.requires_grad_(True)
+    return layer
+''', "test_orthogonal_init"),
+]
+
 ALTERNATIVES = [
     right("init_std from a table of variances", "init_std", '''
 def init_std(fan_in, fan_out, scheme):
@@ -170,6 +291,57 @@ def orthogonal_init_(layer):
             layer.bias.zero_()
     return layer
 '''),
+    right("init_linear_ assigning .data new tensors of the layer's dtype and device", "init_linear", '''
+def init_linear_(layer, scheme, distribution="normal"):
+    std = init_std(layer.in_features, layer.out_features, scheme)
+    w = layer.weight
+    if distribution == "normal":
+        new = torch.randn(w.shape, dtype=w.dtype, device=w.device) * std
+    elif distribution == "uniform":
+        r = uniform_bound(std)
+        new = torch.empty_like(w).uniform_(-r, r)
+    else:
+        raise ValueError(distribution)
+    layer.weight.data = new
+    if layer.bias is not None:
+        layer.bias.data = torch.zeros_like(layer.bias)
+    return layer
+'''),
+    right("apply_init recursing over children(), the model itself included", "apply_init", '''
+def apply_init(model, scheme, distribution="normal"):
+    if isinstance(model, nn.Linear):
+        init_linear_(model, scheme, distribution)
+    for child in model.children():
+        apply_init(child, scheme, distribution)
+    return model
+'''),
+    right("layer_stats with torch.autograd.grad, leaving .grad untouched", "layer_stats", '''
+def layer_stats(model, X, y, loss_fn):
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    outputs = {}
+    handles = [l.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o.detach()))
+               for l in linears]
+    try:
+        loss = loss_fn(model(X), y)
+    finally:
+        for h in handles:
+            h.remove()
+    grads = torch.autograd.grad(loss, [l.weight for l in linears])
+    return [{"mean": outputs[l].mean().item(), "std": outputs[l].std().item(),
+             "grad_norm": g.norm().item()} for l, g in zip(linears, grads)]
+'''),
+    right("layer_stats clearing the gradients it made", "layer_stats",
+          _edit("layer_stats", ("    return [{", "    stats = [{"),
+                ("grad.norm().item()} for layer in linears]",
+                 "grad.norm().item()} for layer in linears]\n    model.zero_grad(set_to_none=True)\n"
+                 "    return stats"))),
+    right("orthogonal_init_ drawn in the layer's dtype and device", "orthogonal_init",
+          _edit("orthogonal_init", ("    A = torch.randn(max(rows, cols), min(rows, cols))",
+                                    "    A = torch.randn(max(rows, cols), min(rows, cols), "
+                                    "dtype=layer.weight.dtype, device=layer.weight.device)"))),
+    right("orthogonal_init_ with the sign correction as a diagonal matrix", "orthogonal_init",
+          _edit("orthogonal_init", ("    Q = Q * torch.sign(torch.diagonal(R))",
+                                    "    Q = Q @ torch.diag(torch.sign(torch.diagonal(R)))"))),
     right("Q4 as a decimal", "q4_default_ratio", "Q4 = 0.577"),
     right("Q6 as a decimal", "q6_relu_default_factor", "Q6 = 0.167"),
 ]
