@@ -27,6 +27,7 @@ from autograder.probes.lab05_transfer_learning import (
     REUSE_CONTRACTS,
     SET_TRAINABLE_STEPS,
     SPLIT_CALLS,
+    SPLIT_DEFAULTS,
     UNFROZEN_LR,
     fine_tune_where,
     groups_where,
@@ -68,9 +69,8 @@ def _unpack(task: dict, key: str, where: str) -> tuple[torch.Tensor, torch.Tenso
     return pair[0], pair[1]
 
 
-def _check_split(got, index: int, X: torch.Tensor, y: torch.Tensor) -> list[int]:
-    n_b_train, _, pair, _ = SPLIT_CALLS[index]
-    key, where = split_key(index), split_where(*SPLIT_CALLS[index][:3])
+def _check_split(got, key: str, where: str, n_b_train: int | None, pair: tuple[int, int] | None,
+                 X: torch.Tensor, y: torch.Tensor) -> list[int]:
     positive, negative = pair or (0, 2)
     names = f"{FASHION_CLASSES[positive]} ({positive}) and {FASHION_CLASSES[negative]} ({negative})"
     task = got[key]
@@ -121,7 +121,12 @@ def _check_split(got, index: int, X: torch.Tensor, y: torch.Tensor) -> list[int]
 
 def test_split_task_a_b(got, want):
     X, y = split_inputs()
-    rows = [_check_split(got, index, X, y) for index in range(len(SPLIT_CALLS))]
+    rows = [_check_split(got, split_key(index), split_where(*call[:3]), call[0], call[2], X, y)
+            for index, call in enumerate(SPLIT_CALLS)]
+    defaults = _check_split(got, SPLIT_DEFAULTS, SPLIT_DEFAULTS, 20, None, X, y)
+    expect(sorted(defaults) == sorted(rows[1]),
+           f"{SPLIT_DEFAULTS} drew other B images than {split_where(20, 0, None)}: the defaults "
+           "must be n_b_train=20, seed=0, pair=(0, 2).")
     draws = {SPLIT_CALLS[index][1]: rows[index] for index in range(1, 6)}  # seeds 0 to 4
     expect(sorted(rows[6]) == sorted(draws[3]),
            "split_task_a_b drew different B images for the same seed: draw them from a generator "
@@ -399,6 +404,15 @@ def test_fine_tune(got, want):
     expect(all(type(a) in (int, float) and abs(a - b) < 1e-12 for a, b in zip(lrs, expected_lrs)),
            f"{where}: the learning rates per epoch must be {expected_lrs}, got {lrs}: "
            "lr while the body is frozen, then the lower unfrozen_lr for everything.")
+    bars = got["progress bars shown"]
+    expect(bars == 0,
+           f"{where} showed {bars} progress bar(s): pass progress=False to labs.fit, as the recipe "
+           "says (fine_tune runs hundreds of times, and a test cell must print no progress bar).")
+    for number, record in enumerate(records, start=1):
+        valid_loss = record.get("valid_loss")
+        expect(type(valid_loss) in (int, float) and valid_loss == valid_loss,
+               f"{where}: epoch {number} has valid_loss {valid_loss}: pass data[\"valid\"] to labs.fit "
+               "in both phases, so that every epoch is evaluated on the validation data.")
     model, reference = got["model"], want["model"]
     expect(type(model) is dict and type(model.get("parameters")) is dict
            and set(model["parameters"]) == set(start),
@@ -419,6 +433,10 @@ def test_fine_tune(got, want):
     expect_close(records[-1].get("train_loss"), want["history"][-1]["train_loss"], rtol=1e-3, atol=1e-5,
                  what=f"{where}: training loss of the last epoch",
                  hint="Use nn.BCEWithLogitsLoss() for the binary head.")
+    for number, (record, reference) in enumerate(zip(records, want["history"]), start=1):
+        expect_close(record["valid_loss"], reference["valid_loss"], rtol=1e-3, atol=1e-5,
+                     what=f"{where}: validation loss of epoch {number}",
+                     hint="Evaluate on data[\"valid\"] in both phases: the validation data you are given.")
 
 
 # --- Concept questions ---------------------------------------------------------------------

@@ -12,32 +12,46 @@ values, train/eval modes and requires_grad as the caller set them, and builds th
 model A's dtype and on its device (a float64 model A, a model A on the `meta` device, as
 `REUSE_CONTRACTS` lists); `set_trainable` leaves each layer's mode and every .grad alone;
 `param_groups` holds every parameter, frozen ones included, also for a nested body with a
-custom parameter and a head without bias (`GROUP_MODELS`).
+custom parameter and a head without bias (`GROUP_MODELS`); `split_task_a_b` keeps its defaults
+(`SPLIT_DEFAULTS`) and draws every image of the pair when `n_b_train` is their number;
+`fine_tune` evaluates on data["valid"] in both phases and shows no progress bar (the probe
+counts the bars labs.fit opens with progress on, and hides them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
 import labs
+import labs.training
 from autograder.probes.core import answer, probe, with_globals
 
 # --- Exercise 1: split_task_a_b ------------------------------------------------------------
 
 N_SPLIT = 400
+# How many of split_inputs()'s images are of class 0 or 2 (task B's default pair).
+N_B_DEFAULT = 77
 # (n_b_train, seed, pair, global seed set before the call): the draws for seeds 0 to 4, seed 3
-# again under another global seed, then other pairs.
+# again under another global seed, then other pairs, then every B image drawn (n_b_train equal
+# to their number).
 SPLIT_CALLS: list[tuple[int | None, int, tuple[int, int] | None, int]] = [
     (None, 0, None, 0),
     *((20, seed, None, 100 + seed) for seed in range(5)),
     (20, 3, None, 999),
     (7, 1, (5, 7), 200),
     (None, 0, (4, 6), 201),
+    (N_B_DEFAULT, 2, None, 202),
 ]
+# split_task_a_b(X, y) with its defaults, under this global seed: the draw of call #1
+# (n_b_train=20, seed=0, pair=(0, 2)).
+SPLIT_DEFAULTS = "split_task_a_b(X, y)"
+SPLIT_DEFAULTS_SEED = 203
 
 
 def split_inputs() -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,6 +84,12 @@ def test_split_task_a_b(see, split_task_a_b):
         see(f"{key} returns a dict", isinstance(task, dict))
         see(f"{key} type", type(task).__name__)
         see(f"{key} y unchanged", torch.equal(labels, y))
+    labels = y.clone()
+    torch.manual_seed(SPLIT_DEFAULTS_SEED)
+    task = see.call(SPLIT_DEFAULTS, split_task_a_b, X.clone(), labels, what=SPLIT_DEFAULTS)
+    see(f"{SPLIT_DEFAULTS} returns a dict", isinstance(task, dict))
+    see(f"{SPLIT_DEFAULTS} type", type(task).__name__)
+    see(f"{SPLIT_DEFAULTS} y unchanged", torch.equal(labels, y))
 
 
 # --- Exercise 2: reuse_body ----------------------------------------------------------------
@@ -382,6 +402,23 @@ def _records(history: Any) -> list:
     return list(history.records)
 
 
+@contextlib.contextmanager
+def _progress_bars(shown: list[bool]) -> Iterator[None]:
+    """Note, for each progress bar labs.fit opens in the block, whether it would be shown
+    (progress=True), and keep every bar hidden."""
+    real = labs.training.tqdm
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        shown.append(not kwargs.get("disable", False))
+        return real(*args, **{**kwargs, "disable": True})
+
+    labs.training.tqdm = noted
+    try:
+        yield
+    finally:
+        labs.training.tqdm = real
+
+
 @probe
 def test_fine_tune(see, fine_tune):
     torch.manual_seed(4)
@@ -393,8 +430,9 @@ def test_fine_tune(see, fine_tune):
     tune = with_globals(fine_tune, **stand_ins(frozen_only, log))
     torch.manual_seed(5)
     where = fine_tune_where(*FROZEN_ONLY)
-    see.call("frozen only", tune, frozen_only, data, *FROZEN_ONLY, LR, UNFROZEN_LR, what=where,
-             record=False)
+    with _progress_bars([]):
+        see.call("frozen only", tune, frozen_only, data, *FROZEN_ONLY, LR, UNFROZEN_LR, what=where,
+                 record=False)
     see("frozen only: parameters", dict(frozen_only.named_parameters()))
     see("frozen only: calls", log)
 
@@ -402,8 +440,11 @@ def test_fine_tune(see, fine_tune):
     tune = with_globals(fine_tune, **stand_ins(model, log))
     torch.manual_seed(6)
     where = fine_tune_where(*BOTH_PHASES)
-    history = see.call("both phases", tune, model, data, *BOTH_PHASES, LR, UNFROZEN_LR, what=where,
-                       record=False)
+    shown: list[bool] = []
+    with _progress_bars(shown):
+        history = see.call("both phases", tune, model, data, *BOTH_PHASES, LR, UNFROZEN_LR,
+                           what=where, record=False)
+    see("progress bars shown", sum(shown))
     see("model", model)
     see("calls", log)
     see("is History", isinstance(history, labs.History))

@@ -219,6 +219,18 @@ def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
     history.records = [dict(r, epoch=i) for i, r in enumerate(first.records + second.records, 1)]
     return history
 ''', "test_fine_tune"),
+    wrong("fine_tune leaves labs.fit's progress bars on", "fine_tune",
+          edited(LAB, "fine_tune",
+                 ("loss_fn, progress=False)\n    set_trainable", "loss_fn)\n    set_trainable"),
+                 ("loss_fn, progress=False)\n    records", "loss_fn)\n    records")),
+          "test_fine_tune"),
+    wrong("fine_tune gives labs.fit no validation data in the frozen phase", "fine_tune",
+          edited(LAB, "fine_tune", (' frozen = labs.fit(model, optimizer, data["train"], data["valid"],',
+                                    ' frozen = labs.fit(model, optimizer, data["train"],')),
+          "test_fine_tune"),
+    wrong("split_task_a_b refuses to draw every image of the pair", "split_task_a_b",
+          edited(LAB, "split_task_a_b", ("if n_b_train > len(b_index):", "if n_b_train >= len(b_index):")),
+          "test_split_task_a_b"),
     wrong("Q1 answered: freezing is to save computation", "q1_why_freeze", 'Q1 = "a"', "test_q1_why_freeze"),
     wrong("Q2 counts the head's weights only", "q2_trainable_count", "Q2 = 150",
           "test_q2_trainable_count"),
