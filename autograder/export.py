@@ -18,10 +18,12 @@ from a damaged or tampered gradebook, and exporting it would hand out marks nobo
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from nbgrader.plugins import ExportPlugin
 
+from autograder.manifest import write_atomically
 from autograder.nbgrader_setup import gradebook
 
 
@@ -101,7 +103,10 @@ def _optional(value: float | None) -> float | str:
 
 
 def _write(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+    """Through a temporary file and a rename: a grading killed while exporting leaves the last
+    complete file."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue())

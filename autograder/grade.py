@@ -12,11 +12,20 @@ while grading one submission becomes that submission's row, never the batch's en
 
 The output folder is a complete nbgrader course (gradebook.db, source/, submitted/,
 autograded/, feedback/): formgrader can open it, and grading again adds to it.
+
+Resumable and idempotent: each submission's scores go into the gradebook as soon as it is
+graded, through a copy that replaces the gradebook in one rename, and only then is it marked
+done in the folder's manifest (manifest.py). A run killed at any moment (the parent with
+`kill -9`, a lost node) leaves the old gradebook or the new one, never half of one; run again,
+it grades only what has no matching mark: submissions not graded yet, changed since, graded
+against another release, or stopped by a grader error. `--shard K/N` grades one share of the
+batch (shards.py) for a cluster's scheduler; `autograder merge` joins the shards (merge.py).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import queue
 import shutil
@@ -25,7 +34,7 @@ import subprocess
 import sys
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +42,7 @@ import nbformat
 
 from autograder import notebooks, sandbox
 from autograder.export import export_grades, read_totals
+from autograder.manifest import Manifest, notebook_sha256, release_checksum, write_atomically
 from autograder.nbgrader_setup import (
     configured_exchange,
     gradebook,
@@ -41,6 +51,7 @@ from autograder.nbgrader_setup import (
 )
 from autograder.protocol import WorkerResult
 from autograder.scan import flags
+from autograder.shards import Shard, fingerprint, select
 from autograder.submissions import Problem, Submission, collect
 
 REPORT_CSV = "report.csv"
@@ -122,13 +133,16 @@ class GradeReport:
 
 
 def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
-          limits: Limits = Limits(), overwrite_manual: bool = False) -> GradeReport:
-    """Grade every submission under `source` against the release in `release_dir`.
+          limits: Limits = Limits(), overwrite_manual: bool = False, shard: Shard | None = None,
+          regrade: bool = False) -> GradeReport:
+    """Grade every submission under `source` against the release in `release_dir` (with `shard`,
+    only that shard's share), skipping those `out_dir` already holds a complete result of for
+    the same notebook and release, unless `regrade` or `overwrite_manual`.
 
     An instructor's manual scores, extra credit and comments (formgrader) on a submission graded
     again are kept, unless `overwrite_manual`: then they are cleared and the autograder's stand.
     Raises SandboxUnavailable (saying what to install) when kernels cannot be jailed here and
-    `limits.sandbox` is on.
+    `limits.sandbox` is on; ValueError when `out_dir` holds another shard than `shard`.
     """
     use_this_interpreter_tools()
     if limits.sandbox:
@@ -138,17 +152,31 @@ def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
         raise FileNotFoundError(f"No released course in {release_dir}: run `autograder release "
                                 f"--out {release_dir}` first.")
     known_labs = {p.name for p in (release_course / "source").iterdir() if p.is_dir()}
+    manifest = Manifest(out_dir)
+    check_same_shard(out_dir, manifest, shard)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / WORK_DIR
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     _prepare_course(out_dir, release_course, limits)
-    submissions, problems = collect(source, known_labs, work)
+    collected, problems = collect(source, known_labs, work)
+    keys = [(s.student_id, s.lab_id) for s in collected]
+    submissions = select(collected, keys, shard) if shard else collected
+    hashes = {(s.student_id, s.lab_id): notebook_sha256(s.notebook) for s in submissions}
+    release = release_checksum(release_course)
+    manifest.write_batch(release=release, shard=str(shard) if shard else None, batch_size=len(keys),
+                         batch_fingerprint=fingerprint(keys), selected=hashes,
+                         problems=[(p.where, p.reason) for p in problems])
+    kept = {} if regrade or overwrite_manual else manifest.completed(release, hashes)
+    outcomes = _kept_outcomes(out_dir, kept)
     base_db = work / "gradebook.base.db"
     shutil.copy2(out_dir / "gradebook.db", base_db)
     jobs = max(jobs, 1)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    notes = []
+    threads = max(1, available_cpus() // jobs)
+    notes = [f"shard {shard}: {len(submissions)} of the batch's {len(keys)} submissions"] if shard else []
+    if kept:
+        notes.append(f"{len(kept)} submission(s) already graded from the same notebook against this "
+                     "release: kept (--regrade grades them again)")
     prefix = []
     if not limits.sandbox:
         notes.append("unsandboxed (--no-sandbox): submissions' code ran with the grader's rights")
@@ -173,13 +201,93 @@ def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
         return replace(outcome, status=replace(outcome.status, flags=tuple(found))) if found else outcome
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = list(pool.map(run, submissions))
-    outcomes = [_merge(out_dir, outcome, overwrite_manual) for outcome in outcomes]
+        pending = {pool.submit(run, s) for s in submissions if (s.student_id, s.lab_id) not in kept}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for outcome in commit(out_dir, work, [future.result() for future in done], overwrite_manual):
+                key = (outcome.student_id, outcome.lab_id)
+                manifest.record(key, hashes[key], release, outcome_record(outcome))
+                outcomes.append(outcome)
     export_grades(out_dir)
-    report = GradeReport(outcomes, problems, out_dir, notes)
-    _write_report(out_dir / REPORT_CSV, report)
+    report = GradeReport(sorted(outcomes, key=lambda o: (o.student_id, o.lab_id)), problems, out_dir, notes)
+    write_report(out_dir / REPORT_CSV, report)
     shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def outcome_record(outcome: Outcome) -> dict:
+    """An outcome as the manifest keeps it (plain JSON)."""
+    status = outcome.status
+    return {"score": outcome.score, "max_score": outcome.max_score, "seconds": round(outcome.seconds, 3),
+            "status": {"kind": status.kind, "detail": status.detail, "events": list(status.events),
+                       "flags": list(status.flags), "sandboxed": status.sandboxed},
+            "cells": outcome.cells}
+
+
+def outcome_from_record(student_id: str, lab_id: str, record: dict) -> Outcome:
+    """The outcome a manifest entry keeps, as grading returned it."""
+    status = record["status"]
+    return Outcome(student_id, lab_id, float(record["score"]), float(record["max_score"]),
+                   float(record["seconds"]),
+                   Status(status["kind"], status["detail"], tuple(status["events"]), tuple(status["flags"]),
+                          bool(status["sandboxed"])),
+                   {cell: dict(scores) for cell, scores in record["cells"].items()})
+
+
+def _kept_outcomes(out_dir: Path, kept: dict[tuple[str, str], dict]) -> list[Outcome]:
+    """The submissions graded by an earlier run, with the gradebook's totals now (an instructor
+    may have changed a score in formgrader since). One the gradebook lacks (a gradebook put back
+    from a backup, say) is taken out of `kept`, to be graded again."""
+    from nbgrader.api import MissingEntry
+
+    outcomes = []
+    for key, entry in list(kept.items()):
+        outcome = outcome_from_record(*key, entry["outcome"])
+        try:
+            score, max_score = read_totals(out_dir, *key)
+        except MissingEntry:
+            del kept[key]
+            continue
+        outcomes.append(replace(outcome, score=score, max_score=max_score))
+    return outcomes
+
+
+def check_same_shard(out_dir: Path, manifest: Manifest, shard: Shard | None) -> None:
+    """Refuse to mix shards in one folder: each shard's results must stay apart until merged."""
+    batch = manifest.batch()
+    held = batch.get("shard") if batch else None
+    if batch is not None and held != (str(shard) if shard else None):
+        what = f"shard {held}" if held else "a whole batch (graded without --shard)"
+        raise ValueError(f"{out_dir} holds {what}; give each shard a folder of its own "
+                         f"(--out .../shard-K), or merge shards with `autograder merge`.")
+
+
+def commit(course_dir: Path, work: Path, outcomes: list[Outcome], overwrite_manual: bool) -> list[Outcome]:
+    """Merge outcomes into a copy of the gradebook, then move the copy into place: a kill at any
+    moment leaves the gradebook as it was or with all of them, never half-written."""
+    staging = work / "commit"
+    staging.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(course_dir / "gradebook.db", staging / "gradebook.db")
+    merged = [_merge(staging, outcome, overwrite_manual) for outcome in outcomes]
+    with open(staging / "gradebook.db", "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(staging / "gradebook.db", course_dir / "gradebook.db")
+    return merged
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: those it is pinned to (a Slurm task's --cpus-per-task), and
+    no more than its cgroup's quota (a Kubernetes pod's CPU limit). os.cpu_count() counts the
+    whole node, and N kernels each given 1/N of a 64-core node's threads on 16 allotted cores
+    would be oversubscribed 4×."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(cpus, 1)
 
 
 def network_isolation() -> tuple[list[str], str]:
@@ -193,14 +301,16 @@ def network_isolation() -> tuple[list[str], str]:
     return [], "network not isolated: this machine does not allow network namespaces"
 
 
-def _write_report(path: Path, report: GradeReport) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student_id", "lab_id", "score", "max_score", "seconds", "status"])
-        for o in sorted(report.outcomes, key=lambda o: (o.student_id, o.lab_id)):
-            writer.writerow([o.student_id, o.lab_id, o.score, o.max_score, round(o.seconds, 1), o.status])
-        for problem in report.problems:
-            writer.writerow(["", "", "", "", "", f"skipped: {problem}"])
+def write_report(path: Path, report: GradeReport) -> None:
+    """report.csv: the table, one row per submission, then one per skipped problem."""
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(["student_id", "lab_id", "score", "max_score", "seconds", "status"])
+    for o in sorted(report.outcomes, key=lambda o: (o.student_id, o.lab_id)):
+        writer.writerow([o.student_id, o.lab_id, o.score, o.max_score, round(o.seconds, 1), o.status])
+    for problem in report.problems:
+        writer.writerow(["", "", "", "", "", f"skipped: {problem}"])
+    write_atomically(path, handle.getvalue())
 
 
 def _prepare_course(out_dir: Path, release_course: Path, limits: Limits) -> None:
@@ -216,7 +326,8 @@ def _grade_one(submission: Submission, out_dir: Path, work: Path, base_db: Path,
     student, lab = submission.student_id, submission.lab_id
     command = [*prefix, sys.executable, "-m", "autograder.worker", str(course), lab, student,
                "--cell-timeout", str(limits.cell_seconds), "--threads", str(threads),
-               "--jail", limits.jail(slot), "--references", str(work / "references")]
+               "--jail", limits.jail(slot), "--references", str(work / "references"),
+               "--grader-pid", str(os.getpid())]
     log_path = out_dir / "logs" / f"{student}__{lab}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

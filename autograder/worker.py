@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
@@ -44,6 +45,20 @@ def read_scores(course: Path, lab_id: str, student_id: str) -> dict[str, dict[st
                 for grade in notebook.grades}
 
 
+def die_with_parent(grader_pid: int | None) -> None:
+    """Ask Linux to kill this worker when the `autograder grade` that started it (`grader_pid`)
+    dies (`kill -9`, a job step cancelled): a rerun then never meets an orphan still writing
+    into its folder. Its kernel follows (bubblewrap's --die-with-parent). Elsewhere a no-op."""
+    if not sys.platform.startswith("linux") or grader_pid is None:
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != grader_pid:  # it died before the request: nobody will collect this result
+        os._exit(1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("course", type=Path)
@@ -54,7 +69,10 @@ def main() -> int:
     parser.add_argument("--jail", default="", help="the kernel's sandbox.Jail as JSON; none: unjailed")
     parser.add_argument("--references", type=Path, help="a folder shared by the batch's workers "
                                                         "for the reference's records")
+    parser.add_argument("--grader-pid", type=int, default=None,
+                        help="the grade process: this worker ends when it does")
     args = parser.parse_args()
+    die_with_parent(args.grader_pid)
     if args.references:
         from autograder.judge import keep_references_in
 
