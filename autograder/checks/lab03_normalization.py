@@ -38,7 +38,10 @@ from autograder.probes.lab03_normalization import (
     LN_CONTRACTS,
     STANDARDIZE_DTYPES,
     ZCA_CASES,
+    ZCA_DEFAULT_WHAT,
     ZCA_DOUBLE_WHAT,
+    ZCA_SMALL_SHAPE,
+    ZCA_SMALL_WHAT,
     bn_inputs,
     bn_view,
     bn_where,
@@ -55,6 +58,7 @@ from autograder.probes.lab03_normalization import (
     standardize_where,
     trailing,
     zca_input,
+    zca_small_input,
     zca_where,
 )
 
@@ -206,6 +210,35 @@ def _zca_mistakes(X: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:
     }
 
 
+def _zca_small_W(got, where: str) -> torch.Tensor:
+    """The W that zca_whiten returned on the small batch, in float64; fail if it is no (D, D) tensor."""
+    d = ZCA_SMALL_SHAPE[1]
+    _, W = _returned_tuple(got, where, 2, f"{where} must return a tuple (whitened, W).")
+    expect(type(W) is torch.Tensor and W.shape == (d, d), f"{where}: W must be a ({d}, {d}) matrix.")
+    return W.double()
+
+
+def _check_zca_small(got) -> None:
+    """On 10 samples, W is the reference's with the covariance divided by N − 1 or by N (both
+    accepted, 5% apart), and the default eps is the signature's 1e-5."""
+    n, _ = ZCA_SMALL_SHAPE
+    W = _zca_small_W(got, ZCA_SMALL_WHAT)
+    centered = zca_small_input().double()
+    centered = centered - centered.mean(0)
+    accepted = []
+    for divisor in (n - 1, n):
+        eigenvalues, U = torch.linalg.eigh(centered.T @ centered / divisor)
+        accepted.append(U @ torch.diag(1 / torch.sqrt(eigenvalues.clamp_min(0) + 1e-5)) @ U.T)
+    scale = accepted[0].abs().max().item()
+    expect(any(_close(W, wanted, rtol=1e-3, atol=1e-3 * scale) for wanted in accepted),
+           f"{ZCA_SMALL_WHAT}: W matches neither the covariance divided by N − 1 nor by N: compute "
+           "C = Xcᵀ Xc / (N − 1) (as torch.cov does) or / N, with N the number of rows of X.")
+    default = _zca_small_W(got, ZCA_DEFAULT_WHAT)
+    expect(_close(default, W, rtol=1e-4, atol=1e-4 * scale),
+           f"{ZCA_DEFAULT_WHAT} returned another W than with eps=1e-05: keep the signature's "
+           "default, zca_whiten(X, eps=1e-5).")
+
+
 def test_zca_whiten(got, want):
     for case, (n, d, eps) in enumerate(ZCA_CASES):
         where = zca_where(n, d, eps)
@@ -243,6 +276,7 @@ def test_zca_whiten(got, want):
     expect(type(dtypes) is list and dtypes == want[ZCA_DOUBLE_WHAT]["returned"],
            f"{ZCA_DOUBLE_WHAT} returned (whitened, W) as "
            f"{', '.join(_name(d) for d in dtypes) if type(dtypes) is list else dtypes}: {DTYPE_ADVICE}.")
+    _check_zca_small(got)
 
 
 # --- Exercise 3: BatchNorm1dScratch ------------------------------------------------------------

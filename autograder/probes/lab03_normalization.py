@@ -13,9 +13,10 @@ Then each exercise's contracts (its `*_CONTRACTS` table or `*_WHAT` constants sa
 and bfloat16 inputs keep their dtype (standardize, zca_whiten, layer_norm, a `.double()`
 BatchNorm1dScratch, a float64 Linear/BatchNorm1d pair), everything the module holds is in its
 state_dict(), layer_norm takes a weight without bias and a bias without weight, and
-fuse_linear_bn leaves the caller's layers in their modes. A contract call records what it
-raised instead of ending the probe (`attempt`), so that the check can say which contract the
-answer breaks.
+fuse_linear_bn leaves the caller's layers in their modes; zca_whiten on 10 samples, where the
+covariance's divisor shows (N − 1 or N), with eps given and with the signature's default. A
+contract call records what it raised instead of ending the probe (`attempt`), so that the check
+can say which contract the answer breaks.
 """
 
 from __future__ import annotations
@@ -171,6 +172,11 @@ def test_standardize(see, standardize):
 
 ZCA_CASES = [(2000, 6, 1e-5), (800, 12, 1e-5), (3000, 4, 0.5)]
 ZCA_DOUBLE_WHAT = "zca_whiten(X of shape (2000, 6) in float64, eps=1e-05)"
+# A batch small enough that dividing the covariance by N − 1 or N (both accepted) is told apart
+# from any other count (5% at N = 10), called with eps given and with the signature's default.
+ZCA_SMALL_SHAPE = (10, 3)
+ZCA_SMALL_WHAT = "zca_whiten(X of shape (10, 3), eps=1e-05)"
+ZCA_DEFAULT_WHAT = "zca_whiten(X of shape (10, 3)) with the default eps"
 
 
 def zca_where(n: int, d: int, eps: float) -> str:
@@ -181,6 +187,14 @@ def zca_input(case: int) -> torch.Tensor:
     """Correlated data with a mean far from 0, for ZCA_CASES[case]."""
     n, d, _ = ZCA_CASES[case]
     generator = _generator(10 + case)
+    mixing = torch.randn(d, d, generator=generator) + 2 * torch.eye(d)
+    return torch.randn(n, d, generator=generator) @ mixing + torch.linspace(-3, 5, d)
+
+
+def zca_small_input() -> torch.Tensor:
+    """Correlated data of ZCA_SMALL_SHAPE with a mean far from 0 (eigenvalues of 8 to 22)."""
+    n, d = ZCA_SMALL_SHAPE
+    generator = _generator(13)
     mixing = torch.randn(d, d, generator=generator) + 2 * torch.eye(d)
     return torch.randn(n, d, generator=generator) @ mixing + torch.linspace(-3, 5, d)
 
@@ -198,6 +212,9 @@ def test_zca_whiten(see, zca_whiten):
     snapshot = X.clone()
     attempt(see, ZCA_DOUBLE_WHAT, zca_whiten, X, eps=ZCA_CASES[0][2], facts=_dtypes)
     see(f"{ZCA_DOUBLE_WHAT} left X unchanged", torch.equal(X, snapshot))
+    for where, kwargs in ((ZCA_SMALL_WHAT, {"eps": 1e-5}), (ZCA_DEFAULT_WHAT, {})):
+        returned = see.call(where, zca_whiten, zca_small_input(), what=where, **kwargs)
+        see(f"{where} is a tuple", isinstance(returned, tuple))
 
 
 # --- Exercise 3: BatchNorm1dScratch ----------------------------------------------------------
