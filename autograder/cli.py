@@ -7,7 +7,9 @@
     autograder release [LAB ...] [--out DIR] [--exchange X] student version, zip, leak check;
                                                            published to an nbgrader exchange
     autograder collect [LAB ...] --out DIR [--exchange X]  submissions from the exchange
-    autograder grade SUBMISSIONS --out DIR [--jobs N]      autograde a folder or zip
+    autograder grade SUBMISSIONS --out DIR [--jobs N]      autograde a folder or zip; a rerun
+               [--shard K/N]                               grades only what is missing; one shard
+    autograder merge SHARD_DIR... --out DIR                shards of one batch → one course
     autograder feedback --out DIR [--to-exchange]          HTML feedback per submission
     autograder export --out DIR                            grades.csv from the gradebook
     autograder demo [--out DIR]                            all of it on example submissions
@@ -100,7 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--overwrite-manual", action="store_true",
                        help="clear the manual scores, extra credit and comments an instructor gave "
                             "in formgrader to the submissions graded again (kept by default)")
+    grade.add_argument("--shard", default=None, metavar="K/N",
+                       help="grade only shard K (0 to N-1) of N: a balanced, stable share of the batch "
+                            "for one task of a cluster's job array; join the shards' folders with "
+                            "`autograder merge`")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade again the submissions already graded from the same notebook "
+                            "against the same release (skipped by default, so a killed run resumes)")
     grade.set_defaults(handler=_grade)
+
+    merge = commands.add_parser("merge", help="merge the folders of `grade --shard K/N` into one course")
+    merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
+    merge.add_argument("--out", type=Path, required=True, help="the merged course folder")
+    merge.add_argument("--release", type=Path, default=BUILD_DIR / "release",
+                       help="the release the shards were graded against")
+    merge.set_defaults(handler=_merge)
 
     feedback = commands.add_parser("feedback", help="write HTML feedback for a graded course folder")
     feedback.add_argument("--out", type=Path, required=True, help="the folder `grade` wrote")
@@ -205,16 +221,28 @@ def _collect(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from autograder.grade import Limits, grade
     from autograder.sandbox import SandboxUnavailable
+    from autograder.shards import Shard
 
+    shard = Shard.parse(args.shard) if args.shard else None
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout,
                     memory_mb=args.memory_mb, sandbox=not args.no_sandbox,
                     isolate_network=not args.allow_network)
     try:
         report = grade(args.submissions, args.out, args.release, jobs=args.jobs, limits=limits,
-                       overwrite_manual=args.overwrite_manual)
+                       overwrite_manual=args.overwrite_manual, shard=shard, regrade=args.regrade)
     except SandboxUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print(report.table())
+    print(f"\ngrades: {args.out / 'grades.csv'} and {args.out / 'grades_by_exercise.csv'}; "
+          f"report: {args.out / 'report.csv'}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from autograder.merge import merge
+
+    report = merge(args.shards, args.out, args.release)
     print(report.table())
     print(f"\ngrades: {args.out / 'grades.csv'} and {args.out / 'grades_by_exercise.csv'}; "
           f"report: {args.out / 'report.csv'}")
