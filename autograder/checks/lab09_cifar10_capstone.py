@@ -32,6 +32,7 @@ from autograder.probes.lab09_cifar10_capstone import (
     BUILD_MLP_CALLS,
     BUILD_MLP_FLOAT64,
     BUILD_MLP_REFUSALS,
+    FLAT_CHANNEL_CALL,
     FLOAT64_BATCHES,
     FORWARD_BATCH,
     MC_CASES,
@@ -124,6 +125,15 @@ def test_standardize_channels(got, want):
         expect(expect_tensor(out, what=what).shape == split.shape,
                f"{what}: expected shape {tuple(split.shape)} (the input's), got {tuple(out.shape)}.")
     train_out, valid_out, test_out = result
+    flat = got[FLAT_CHANNEL_CALL]
+    expect(type(flat) is list and len(flat) == 1,
+           f"{FLAT_CHANNEL_CALL} should return a tuple of one tensor, got {_kind(flat)}.")
+    flat = expect_tensor(flat[0], what=FLAT_CHANNEL_CALL)[:, 1]
+    reference = want[FLAT_CHANNEL_CALL][0][:, 1]
+    expect(flat.shape == reference.shape and bool(torch.isfinite(flat).all())
+           and torch.equal(torch.sign(flat), torch.sign(reference)) and flat.abs().max() < 1,
+           f"{FLAT_CHANNEL_CALL}: that channel came out non-finite, large or with flipped signs; "
+           "divide by (std + eps) so that eps bounds the scale of a channel that barely varies.")
     _diagnose_per_image(train_out, train, where)
     out_mean, out_std = _channel_stats(train_out)
     expect(out_mean.abs().max().item() < 1e-2 and (out_std - 1).abs().max().item() < 1e-2,
@@ -184,6 +194,17 @@ def _expected_layout(n_hidden: int, n_neurons: int, activation: type[nn.Module],
     layers.append((nn.Linear, {"in_features": fan_in, "out_features": n_outputs},
                    f"the output layer nn.Linear({fan_in}, {n_outputs})"))
     return layers
+
+
+def _check_biases(linears: list[dict[str, Any]], where: str, batch_norm: bool) -> None:
+    """Every Linear keeps its bias, except a hidden one followed by batch norm (where dropping
+    it is the book's advice, and keeping it is redundant but accepted)."""
+    for position, layer in enumerate(linears, start=1):
+        if batch_norm and position < len(linears):
+            continue
+        expect("bias=True" in str(layer["extra_repr"]),
+               f"{where}: Linear layer {position} has no bias. Only a Linear followed by batch norm "
+               "may drop it (batch norm's own shift β replaces it).")
 
 
 def _check_structure(leaves: list[dict[str, Any]], where: str, n_hidden: int, n_neurons: int,
@@ -274,6 +295,7 @@ def test_build_mlp(got, want):
         expect(qualified(nn.Sequential) in kind,
                f"{where} must return an nn.Sequential, got {_short(kind)}.")
         linears = _check_structure(got[f"{where} layers"], where, **spec)
+        _check_biases(linears, where, spec["batch_norm"])
         _check_init(linears, where, selu=kwargs.get("selu", False))
         outputs = got[f"{where} forward"]
         shape = (FORWARD_BATCH, *image_shape)

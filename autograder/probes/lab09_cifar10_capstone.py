@@ -112,7 +112,20 @@ def test_standardize_channels(see, standardize_channels):
         see(f"{STANDARDIZE_CALL} changed {name}", not torch.equal(split, original))
     see.call("standardize_channels(train)", standardize_channels, splits[0],
              what="standardize_channels(train)")
+    flat = flat_channel_images()
+    see.call(FLAT_CHANNEL_CALL, standardize_channels, flat, what=FLAT_CHANNEL_CALL)
     see_contracts(see, "test_standardize_channels", standardize_channels)
+
+
+FLAT_CHANNEL_CALL = "standardize_channels(train) with a channel whose std (1e-9) is below eps"
+
+
+def flat_channel_images() -> torch.Tensor:
+    """Images (8, 2, 4, 4) whose second channel barely varies: eps, not the std, sets its scale."""
+    generator = torch.Generator().manual_seed(3)
+    images = torch.rand(8, 2, 4, 4, generator=generator, dtype=torch.float64)
+    images[:, 1] = 0.5 + 1e-9 * torch.randn(8, 4, 4, generator=generator, dtype=torch.float64)
+    return images
 
 
 # --- Exercise 2: build_mlp ----------------------------------------------------------------
@@ -484,7 +497,9 @@ FLAGS = ("deep", "self_normalizing", "sparse", "low_latency", "risk_sensitive")
 
 
 def situations() -> list[dict[str, bool]]:
-    return [{flag: bool(bits >> i & 1) for i, flag in enumerate(FLAGS)} for bits in range(2 ** len(FLAGS))]
+    """Every combination of the flags, then `deep` alone: the other flags' defaults are False."""
+    every = [{flag: bool(bits >> i & 1) for i, flag in enumerate(FLAGS)} for bits in range(2 ** len(FLAGS))]
+    return [*every, {"deep": False}, {"deep": True}]
 
 
 def described(situation: dict[str, bool]) -> str:
