@@ -41,6 +41,11 @@ MISTAKES = [
                  ("    layers.append(nn.Linear(fan_in, n_outputs))",
                   "    layers += [nn.Linear(fan_in, n_outputs), ACTIVATIONS[name]()]")),
     _mlp_mistake("He init left at PyTorch's default", (_INIT, "")),
+    _mlp_mistake("every hidden Linear without bias, batch norm or not",
+                 ("nn.Linear(fan_in, n_neurons, bias=not batch_norm)",
+                  "nn.Linear(fan_in, n_neurons, bias=False)")),
+    _configure_mistake("configure with self_normalizing=True by default",
+                       ("self_normalizing: bool = False", "self_normalizing: bool = True")),
     wrong("the SELU net keeping batch norm", "selu_violations", '''
 def selu_violations(model):
     suspects = (nn.Dropout, nn.ReLU, nn.SiLU, nn.ELU, nn.GELU, nn.Tanh, nn.LayerNorm, nn.Conv2d)
