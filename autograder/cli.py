@@ -3,7 +3,7 @@
     autograder run [LAB ...] [--quick] [--out DIR]        execute source notebooks (papermill)
     autograder sync [LAB ...] [--check]                    solutions/ → notebook solution cells
     autograder check [LAB ...]                             tests vs reference, blank and mistakes
-    autograder mutate [LAB ...] [--jobs N]                 mutants of solutions/ vs the tests (mutmut)
+    autograder mutate [LAB ...] [--only NAME]              mutants of solutions/ vs the tests (mutmut)
     autograder release [LAB ...] [--out DIR] [--exchange X] student version, zip, leak check;
                                                            published to an nbgrader exchange
     autograder collect [LAB ...] --out DIR [--exchange X]  submissions from the exchange
@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     mutate = commands.add_parser("mutate", help="mutation-test the hidden tests with mutmut")
     mutate.add_argument("labs", nargs="*", metavar="LAB")
     mutate.add_argument("--jobs", type=int, default=0, help="mutants graded at once (default: CPUs)")
+    mutate.add_argument("--only", default="", metavar="NAME",
+                        help="only the mutants of this function or class of the solution")
     mutate.set_defaults(handler=_mutate)
 
     release = commands.add_parser("release", help="generate the student version of the labs")
@@ -184,7 +186,7 @@ def _mutate(args: argparse.Namespace) -> int:
 
     results = []
     for lab in find_labs(args.labs):
-        results.append(mutate(lab, args.jobs))
+        results.append(mutate(lab, args.jobs, args.only))
         print(f"{lab.lab_id}: {results[-1].killed} of {results[-1].total} mutants killed", flush=True)
     print(report(results))
     return 0 if all(result.ok for result in results) else 1

@@ -77,12 +77,19 @@ class LabMutation:
         return not self.unexplained and not self.stale
 
 
-def mutate(lab: Lab, jobs: int = 0, log=print) -> LabMutation:
-    """Mutate `lab`'s reference solution, grade every mutant, compare survivors with the list."""
+def mutate(lab: Lab, jobs: int = 0, only: str = "") -> LabMutation:
+    """Mutate `lab`'s reference solution, grade every mutant, compare survivors with the list.
+
+    `only` names one function or class of the solution: only its mutants are graded, and only
+    its entries in the list are expected.
+    """
     project = _prepare(lab)
     start = time.perf_counter()
     env = {**os.environ, "DNNLABS_MUTATE_LAB": lab.lab_id, "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs or os.cpu_count() or 1)]
+    if only:
+        command += [f"solutions.{lab.module_name}.{prefix}{only}{suffix}"
+                    for prefix, suffix in (("x_", "__mutmut_*"), ("xǁ", "ǁ*"))]
     log_path = project / "mutmut.log"
     with open(log_path, "w") as handle:
         done = subprocess.run(command, cwd=project, env=env, stdout=handle, stderr=subprocess.STDOUT)
@@ -90,8 +97,11 @@ def mutate(lab: Lab, jobs: int = 0, log=print) -> LabMutation:
         raise RuntimeError(f"mutmut could not run lab {lab.lab_id} (exit {done.returncode}); "
                            f"its output is in {log_path}")
     result = LabMutation(lab, seconds=time.perf_counter() - start)
-    listed = equivalent_mutants(lab)
+    listed = {name: entry for name, entry in equivalent_mutants(lab).items()
+              if not only or _function(name) == only}
     for name, status in _results(project, env):
+        if only and _function(name) != only:
+            continue
         result.statuses[status] += 1
         if status in KILLED:
             continue
@@ -122,6 +132,14 @@ def equivalent_mutants(lab: Lab) -> dict[str, dict[str, str]]:
         if not entry.get("reason") or not entry.get("change"):
             raise ValueError(f"{path}: [{name!r}] needs both `change` and `reason`.")
     return entries
+
+
+def _function(mutant: str) -> str:
+    """The function or class a mutant name belongs to: x_dropout__mutmut_6 → dropout,
+    xǁEarlyStoppingǁstep__mutmut_11 → EarlyStopping."""
+    if mutant.startswith("xǁ"):
+        return mutant.split("ǁ")[1]
+    return mutant[2:].rsplit("__mutmut_", 1)[0]
 
 
 def report(results: list[LabMutation]) -> str:
