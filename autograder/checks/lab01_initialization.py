@@ -38,6 +38,7 @@ from autograder.probes.lab01_initialization import (
     ORTHOGONAL_SHAPES,
     SHAPES,
     SIGN_SHAPES,
+    UNKNOWN_DISTRIBUTION,
     apply_init_what,
     in_place_what,
     sign_what,
@@ -145,6 +146,10 @@ def test_init_linear(got, want):
         _check_zero_bias(what, got[f"{what} bias"])
 
     _check_in_place("init_linear_", got, want, check_values)
+    raised = got[UNKNOWN_DISTRIBUTION]
+    expect(type(raised) is list and "ValueError" in raised,
+           f"{UNKNOWN_DISTRIBUTION} {'returned' if raised is None else 'raised ' + str(raised[0])}: "
+           "it should raise ValueError for a distribution other than 'normal' or 'uniform'.")
 
 
 # What apply_init missed when a Linear layer was left as it was, per model of the probe.
@@ -176,10 +181,12 @@ def test_apply_init(got, want):
                    f"{where} left {name} with another dtype than the model's {value.dtype}: "
                    "change the values of the model's own parameters in place.")
         linears = [name for name in theirs if name.endswith("weight") and theirs[name].dim() == 2]
+        missed = (_MISSED_LINEAR[key] if distribution is not None else
+                  "Called without a distribution, apply_init uses its default, 'normal'.")
         for index, name in enumerate(linears, start=1):
             expect(torch.equal(mine[name], theirs[name]),
                    f"{where}: Linear layer {index} of {len(linears)} ({name}) was not initialized by "
-                   f"init_linear_(layer, {scheme!r}, {distribution!r}). {_MISSED_LINEAR[key]}")
+                   f"init_linear_(layer, {scheme!r}, {distribution or 'normal'!r}). {missed}")
         for name, value in theirs.items():
             expect(torch.equal(mine[name], value),
                    f"{where} left {name} different from what init_linear_ on every nn.Linear gives: "

@@ -5,6 +5,9 @@ autograder/checks/lab01_initialization.py).
 `init_std` whose value encodes its arguments, a `uniform_bound` of 2σ, an `init_linear_` that
 writes a mark per (scheme, distribution). They are not the answers; they let the check see
 that the student's code passes the right arguments on and uses what it gets back.
+They are bound in the globals the student's function reads, for the probe's run only
+(`_stand_ins`), not in a copy of the function: so a recursive apply_init, a helper, or a
+function behind a decorator (functools.wraps) sees them too.
 
 Then the contracts, per exercise (`IN_PLACE_CONTRACTS` says which layers each in-place
 initializer gets): `init_linear_` and `orthogonal_init_` on float64 layers and frozen ones
@@ -21,13 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from autograder.probes.core import answer, forbidden, probe, with_globals
+from autograder.probes.core import answer, forbidden, probe
 
 SHAPES = [(100, 100), (784, 300), (300, 100), (3, 1000), (1000, 3)]
 SCHEMES = ("glorot", "he", "lecun")
@@ -49,10 +53,41 @@ def stand_in_uniform_bound(std: float) -> float:
 
 def stand_in_init_linear_(layer: nn.Linear, scheme: str, distribution: str = "normal") -> nn.Linear:
     """Writes the mark of (scheme, distribution) into the weights, zero into the bias."""
+    if (scheme, distribution) not in MARKS:
+        raise ValueError(f"init_linear_ got scheme={scheme!r}, distribution={distribution!r}: "
+                         "apply_init passes its own scheme and distribution on ('normal' by default).")
     with torch.no_grad():
         for name, parameter in layer.named_parameters():
             parameter.fill_(MARKS[(scheme, distribution)] if name == "weight" else 0.0)
     return layer.requires_grad_(True)
+
+
+@contextlib.contextmanager
+def _stand_ins(function: Callable[..., Any], **names: Any) -> Iterator[None]:
+    """Bind `names` (stand-ins) in the globals `function` looks names up in while the block runs,
+    then put back what was there: the globals of `function` and of what it wraps (a decorator
+    made with functools.wraps), so a wrapped or recursive function, and a helper of the same
+    notebook, see them too."""
+    scopes: dict[int, dict[str, Any]] = {}
+    for _ in range(8):
+        scope = getattr(function, "__globals__", None)
+        if isinstance(function, types.FunctionType) and isinstance(scope, dict):
+            scopes[id(scope)] = scope
+        function = getattr(function, "__wrapped__", None)
+        if function is None:
+            break
+    missing = object()
+    saved = [(scope, name, scope.get(name, missing)) for scope in scopes.values() for name in names]
+    try:
+        for scope in scopes.values():
+            scope.update(names)
+        yield
+    finally:
+        for scope, name, value in reversed(saved):
+            if value is missing:
+                scope.pop(name, None)
+            else:
+                scope[name] = value
 
 
 @probe
@@ -71,6 +106,7 @@ def test_uniform_bound(see, uniform_bound):
 
 
 INIT_LINEAR_CASES = [((784, 300), "he"), ((300, 100), "glorot"), ((500, 500), "lecun")]
+UNKNOWN_DISTRIBUTION = "init_linear_(nn.Linear(20, 10), 'he', 'laplace')"
 NO_BIAS_SHAPE = (400, 50)  # nn.Linear(400, 50, bias=False)
 
 
@@ -136,8 +172,11 @@ def _no_nn_init(init_linear_: Callable[..., Any]) -> contextlib.AbstractContextM
 
 @probe
 def test_init_linear(see, init_linear_):
-    init_linear_ = with_globals(init_linear_, init_std=stand_in_init_std,
-                                uniform_bound=stand_in_uniform_bound)
+    with _stand_ins(init_linear_, init_std=stand_in_init_std, uniform_bound=stand_in_uniform_bound):
+        _probe_init_linear(see, init_linear_)
+
+
+def _probe_init_linear(see, init_linear_: Callable[..., Any]) -> None:
     torch.manual_seed(1)
     for (fan_in, fan_out), scheme in INIT_LINEAR_CASES:
         for distribution in ("normal", "uniform"):
@@ -156,6 +195,9 @@ def test_init_linear(see, init_linear_):
         see.call("no bias", init_linear_, layer, "he", what="init_linear_ on a layer without bias",
                  record=False)
     see("no bias weight", layer.weight)
+    layer = nn.Linear(20, 10)  # built before the ban: nn.Linear's own init uses torch.nn.init
+    with _no_nn_init(init_linear_):
+        see.raises(UNKNOWN_DISTRIBUTION, init_linear_, layer, "he", "laplace")
     _probe_in_place(see, "init_linear_", init_linear_, _no_nn_init)
 
 
@@ -204,28 +246,32 @@ APPLY_INIT_MODELS = (
      "a float64 model with Linear layers in custom modules, a ModuleDict and a ModuleList"),
     ("bare", lambda: _filled(nn.Linear(7, 3).double()), "a bare float64 nn.Linear"),
 )
-# (model key, scheme, distribution): each run of apply_init.
+# (model key, scheme, distribution): each run of apply_init (None: distribution left out).
 APPLY_INIT_RUNS = (("sequential", "he", "normal"), ("sequential", "glorot", "uniform"),
-                   ("custom", "he", "normal"), ("bare", "glorot", "uniform"))
+                   ("custom", "he", "normal"), ("bare", "glorot", "uniform"), ("custom", "lecun", None))
 
 
 def apply_init_what(key: str, scheme: str, distribution: str) -> str:
     model = next(what for name, _, what in APPLY_INIT_MODELS if name == key)
-    where = f"apply_init(model, {scheme!r}, {distribution!r})"
+    shown = "" if distribution is None else f", {distribution!r}"
+    where = f"apply_init(model, {scheme!r}{shown})"
     return where if key == "sequential" else f"{where} on {model}"
 
 
 @probe
 def test_apply_init(see, apply_init):
-    scoped = with_globals(apply_init, init_linear_=stand_in_init_linear_)
-    if scoped is not apply_init:  # a recursive apply_init reaches the copy with the stand-in too
-        scoped.__globals__[apply_init.__name__] = scoped
+    with _stand_ins(apply_init, init_linear_=stand_in_init_linear_):
+        _probe_apply_init(see, apply_init)
+
+
+def _probe_apply_init(see, apply_init: Callable[..., Any]) -> None:
     builders = {key: build for key, build, _ in APPLY_INIT_MODELS}
     for key, scheme, distribution in APPLY_INIT_RUNS:
         model = builders[key]()
         before = dict(model.named_parameters())
         where = apply_init_what(key, scheme, distribution)
-        returned = see.call(where, scoped, model, scheme, distribution, what=where, record=False)
+        arguments = (scheme,) if distribution is None else (scheme, distribution)
+        returned = see.call(where, apply_init, model, *arguments, what=where, record=False)
         see(f"{where} returns its model", returned is model)
         see(f"{where} state", model.state_dict())
         see(f"{where} same parameters", {name: parameter is before.get(name)

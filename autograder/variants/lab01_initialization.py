@@ -223,6 +223,28 @@ def orthogonal_init_(layer):
     layer.requires_grad_(True)
     return layer
 ''', "test_orthogonal_init"),
+    # The documented ValueError of init_linear_, and apply_init's default distribution.
+    wrong("init_linear_ draws every distribution but 'normal' from the uniform", "init_linear", '''
+def init_linear_(layer, scheme, distribution="normal"):
+    std = init_std(layer.in_features, layer.out_features, scheme)
+    with torch.no_grad():
+        if distribution == "normal":
+            layer.weight.normal_(0.0, std)
+        else:
+            r = uniform_bound(std)
+            layer.weight.uniform_(-r, r)
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return layer
+''', "test_init_linear"),
+    wrong("apply_init without a default distribution", "apply_init", '''
+def apply_init(model, scheme, distribution):
+    def init_if_linear(module):
+        if isinstance(module, nn.Linear):
+            init_linear_(module, scheme, distribution)
+
+    return model.apply(init_if_linear)
+''', "test_apply_init"),
 ]
 
 ALTERNATIVES = [
