@@ -15,7 +15,8 @@ kernel's sockets, and the deadline of the whole submission. It moves each grade 
 hidden part into a probe cell of its own, runs the notebook in the jailed kernel (the
 probes record), then has the judge, here in the trusted process, turn the records into
 each grade cell's verdict (hidden_cells.py, judge.py). A step that cannot grade as
-`autograder grade` would (no sandbox here, `--no-execute`) refuses and names the command
+`autograder grade` would (no sandbox here, `--no-execute`), or that would rewrite what
+`autograder release` made (`nbgrader generate_assignment`), refuses and names the command
 that can.
 
 A course folder's `nbgrader_config.py` (nbgrader_setup.write_course_config) calls
@@ -46,6 +47,21 @@ COURSE_FOLDER_SLOT = 1000
 
 class RefusedEntryPoint(RuntimeError):
     """This way of grading would not grade as `autograder grade` does; the message says what to run."""
+
+
+class RefusedGeneration(SystemExit):
+    """A SystemExit, since nbgrader only logs an Exception raised by a pre-convert hook and goes
+    on; formgrader reports it as the action's error, the command exits with it."""
+
+
+def refuse_to_generate(**_: object) -> None:
+    """`nbgrader generate_assignment` (formgrader's "Generate") in a course folder: refused
+    before it touches the gradebook, whose cells and grades it would rewrite."""
+    raise RefusedGeneration(
+        "The student version of this course is made by `autograder release` (which also checks "
+        "that no solution or hidden test leaks into it and builds the student zip); nbgrader "
+        "generate_assignment here would rewrite the gradebook's cells, and with --force drop "
+        "its grades. Run `autograder release --out FOLDER` instead.")
 
 
 class JailedExecute(ResilientExecute):
@@ -192,5 +208,6 @@ def configure_course(config: Config, *, cell_seconds: int = 30, notebook_seconds
 
     config.ClearSolutions.code_stub = {"python": CODE_STUB}
     config.ClearSolutions.enforce_metadata = True
+    config.GenerateAssignment.pre_convert_hook = refuse_to_generate
     return configure_grading(config, cell_seconds=cell_seconds, notebook_seconds=notebook_seconds,
                              memory_mb=memory_mb, jail=None)

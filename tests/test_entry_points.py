@@ -145,6 +145,16 @@ def test_nbgrader_autograde_without_execution_is_refused(graded, course_copy):
     assert auto_scores(course_copy) == auto_scores(graded)
 
 
+def test_nbgrader_generate_assignment_is_refused_and_the_grades_stay(graded, course_copy):
+    """formgrader's "Generate" runs generate_assignment with --force: it would rewrite the
+    gradebook's cells and drop the grades of a graded course."""
+    run = nbgrader(course_copy, "generate_assignment", LAB.lab_id, "--force")
+    said = run.stdout + run.stderr
+    assert run.returncode != 0 and "autograder release" in said, said
+    assert auto_scores(course_copy) == auto_scores(graded)
+    assert not (course_copy / "release" / LAB.lab_id).exists()
+
+
 def test_without_the_autograder_package_nbgrader_refuses_to_grade(graded, course_copy):
     """The config file cannot stop nbgrader (it logs a config error and goes on with its own
     defaults), so it makes every grading step import a module that is not there."""

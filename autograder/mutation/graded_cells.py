@@ -1,15 +1,15 @@
 """The test mutmut runs against each mutant: one test per grade cell of one lab.
 
 `autograder mutate` copies this file into the lab's mutation project and names the lab in
-DNNLABS_MUTATE_LAB. Under a mutant, mutmut's trampolines pick the mutated function at each
-call; the test first takes the reference's records with no mutant active, then binds the
-mutated functions into the module in their trampolines' place, so the probes' stand-ins for
-earlier exercises apply to the mutant as they do to a student's notebook.
+DNNLABS_MUTATE_LAB. mutmut replaces each function of the solution by a trampoline that picks,
+at each call, the original or the active mutant. A probe's stand-ins for earlier exercises
+replace names in a function's globals, which a trampoline's target never sees; so, to judge,
+the test binds plain functions into the module in the trampolines' place: the originals to
+take the reference's records, then the active mutant's functions to take the student's.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import types
@@ -23,7 +23,7 @@ from autograder.selfcheck import grading_environment
 
 LAB = find_labs([os.environ.get("DNNLABS_MUTATE_LAB", "")])[0]
 MUTANT = "MUTANT_UNDER_TEST"  # mutmut's name of the active mutant, "module.mangled_name"
-NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}  # mutmut's own phases
+FORCED_FAILURE = "MutmutProgrammaticFailException"
 judge.keep_references_in(Path(__file__).resolve().parent / "references")
 
 
@@ -38,39 +38,30 @@ def _grade_cells() -> list[tuple[str, tuple[str, str]]]:
 
 @pytest.mark.parametrize(("grade_id", "call"), _grade_cells(), ids=lambda value: str(value))
 def test_grade_cell(grade_id: str, call: tuple[str, str]) -> None:
+    phase = os.environ.get(MUTANT, "")
+    module = importlib.import_module(f"solutions.{LAB.module_name}")
     with grading_environment():
-        _reference_records()
-        module = _solutions_with_active_mutant()
+        if phase in ("stats", "fail"):
+            # mutmut's own runs go through the trampolines: they note which function each cell
+            # calls (stats), or raise in every call, which must fail the test (fail). Stand-ins
+            # cannot reach past a trampoline, so nothing is judged in them.
+            record = judge.observe(LAB.module_name, call[0], getattr(module, call[1]))
+            assert FORCED_FAILURE not in repr(record), f"{grade_id}: mutmut's forced failure"
+            return
+        _bind(module, "")
+        for _, each in _grade_cells():
+            judge.reference_record(LAB.module_name, *each)
+        _bind(module, phase.rpartition(".")[2])
         record = judge.observe(LAB.module_name, call[0], getattr(module, call[1]))
         message = judge.failure(LAB.module_name, call, record)
     assert not message, f"{grade_id}: {message}"
 
 
-@functools.cache
-def _reference_records() -> None:
-    """Every cell's reference record, taken (or read from disk) before any mutant is bound."""
-    active = os.environ.get(MUTANT, "")
-    os.environ[MUTANT] = ""
-    try:
-        for _, call in _grade_cells():
-            judge.reference_record(LAB.module_name, *call)
-    finally:
-        os.environ[MUTANT] = active
+def _bind(module: types.ModuleType, mutant: str) -> None:
+    """Put in each trampoline's place the function it would call for `mutant` ('' for none).
 
-
-@functools.cache
-def _solutions_with_active_mutant() -> types.ModuleType:
-    """The lab's solutions with each trampoline replaced by the function it would call now.
-
-    A mutant runs in a process of its own, so the module is changed in place. In mutmut's
-    statistics phase (no mutant active) the trampolines stay: they tell mutmut which cells
-    call which function.
+    A mutant is graded in a process of its own, so changing the module in place is safe.
     """
-    module = importlib.import_module(f"solutions.{LAB.module_name}")
-    active = os.environ.get(MUTANT, "")
-    if active in NOT_A_MUTANT:
-        return module
-    mutant = active.rpartition(".")[2]
     for name, implementations in list(vars(module).items()):
         if not (name.startswith("mutants_") and name.endswith("__mutmut")):
             continue
@@ -81,4 +72,3 @@ def _solutions_with_active_mutant() -> types.ModuleType:
         else:
             _, class_name, method = mangled.split("ǁ")
             setattr(getattr(module, class_name), method, chosen)
-    return module
