@@ -10,9 +10,11 @@ take the reference's records, then the active mutant's functions to take the stu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,27 +50,33 @@ def test_grade_cell(grade_id: str, call: tuple[str, str]) -> None:
             record = judge.observe(LAB.module_name, call[0], getattr(module, call[1]))
             assert FORCED_FAILURE not in repr(record), f"{grade_id}: mutmut's forced failure"
             return
-        _bind(module, "")
-        for _, each in _grade_cells():
-            judge.reference_record(LAB.module_name, *each)
-        _bind(module, phase.rpartition(".")[2])
-        record = judge.observe(LAB.module_name, call[0], getattr(module, call[1]))
+        with _bound(module, ""):
+            for _, each in _grade_cells():
+                judge.reference_record(LAB.module_name, *each)
+        with _bound(module, phase.rpartition(".")[2]):
+            record = judge.observe(LAB.module_name, call[0], getattr(module, call[1]))
         message = judge.failure(LAB.module_name, call, record)
     assert not message, f"{grade_id}: {message}"
 
 
-def _bind(module: types.ModuleType, mutant: str) -> None:
-    """Put in each trampoline's place the function it would call for `mutant` ('' for none).
-
-    A mutant is graded in a process of its own, so changing the module in place is safe.
-    """
+@contextlib.contextmanager
+def _bound(module: types.ModuleType, mutant: str) -> Iterator[None]:
+    """Each trampoline replaced, while the block runs, by the function it would call for
+    `mutant` ('' for none); mutmut's own runs in this process find them back afterwards."""
+    saved = []
     for name, implementations in list(vars(module).items()):
         if not (name.startswith("mutants_") and name.endswith("__mutmut")):
             continue
-        chosen = implementations.get(mutant, implementations["_mutmut_orig"])
         mangled = name[len("mutants_"):-len("__mutmut")]
         if mangled.startswith("x_"):
-            setattr(module, mangled[2:], chosen)
+            owner, attribute = module, mangled[2:]
         else:
-            _, class_name, method = mangled.split("ǁ")
-            setattr(getattr(module, class_name), method, chosen)
+            _, class_name, attribute = mangled.split("ǁ")
+            owner = getattr(module, class_name)
+        saved.append((owner, attribute, vars(owner)[attribute]))
+        setattr(owner, attribute, implementations.get(mutant, implementations["_mutmut_orig"]))
+    try:
+        yield
+    finally:
+        for owner, attribute, value in saved:
+            setattr(owner, attribute, value)
