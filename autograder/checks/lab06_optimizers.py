@@ -6,18 +6,19 @@ Each optimizer's parameters, recorded after every step of each float64 training 
 within 1e-6 (relative) of the reference's, which follows the `torch.optim` optimizer of the same
 name step for step: on a single weight matrix (the update rule), on three parameters of the same
 shape (state kept per parameter), on a model with two parameter groups and a parameter without
-gradient, with the learning rate changed halfway (as a scheduler does), across a state_dict save
-and load, and through `step(closure)`. Before that: the class must subclass
-`torch.optim.Optimizer` directly, declare PyTorch's defaults and put them in its parameter
-groups, and raise ValueError on invalid arguments. After those runs, the contracts: parameters
-without a gradient (frozen, unused, or every one before the first backward()) stay as they are;
-step() leaves each p.grad as the caller's backward() left it (weight decay is not written into
-p.grad); every hyperparameter, set per parameter group and changed before every step, is
-followed as the reference follows it (an optimizer that reads it from self or self.defaults
-fails, with a message that says to read it from each group at every step); the state of a
-float64 parameter is float64, and the state of a parameter on another device (meta) is built
-there. `prune_smallest` must zero exactly the weights that
-`torch.nn.utils.prune.global_unstructured` (the reference) zeroes.
+gradient, with the learning rate changed halfway (as a scheduler does), across a state_dict save and
+load, and through `step(closure)`. Before that: the class must subclass `torch.optim.Optimizer`
+directly, declare PyTorch's defaults and put them in its parameter groups, raise ValueError on
+invalid arguments and accept the valid ones at the edge of their range (a learning rate, eps,
+momentum or decay of 0, a beta or alpha of 0). After those runs, the contracts: parameters without a
+gradient (frozen, unused, or every one before the first backward()) stay as they are; step() leaves
+each p.grad as the caller's backward() left it (weight decay is not written into p.grad); every
+hyperparameter, set per parameter group and changed before every step, is followed as the reference
+follows it (an optimizer that reads it from self or self.defaults fails, with a message that says to
+read it from each group at every step); the state of a float64 parameter is float64, and the state
+of a parameter on another device (meta) is built there. `prune_smallest` must zero exactly the
+weights that `torch.nn.utils.prune.global_unstructured` (the reference) zeroes, the fractions 0
+(nothing pruned) and 1 (everything) included.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ _CLOSURE_HINT = ("step(closure) must call closure() inside torch.enable_grad() b
 
 _LR = "a negative learning rate"
 _EPS = "a negative eps"
-_BETAS = ("beta1 must be in [0, 1)", "beta2 must be in [0, 1)")
+_BETAS = ("beta1 must be in [0, 1)", "beta2 must be in [0, 1)", "beta2 must be in [0, 1), which excludes 1")
 
 _ADAM_RULE = ("m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) with t this "
               "parameter's step count starting at 1, then θ ← θ − η·m̂/(√v̂ + ε).")
@@ -98,7 +99,7 @@ SPECS = {
         {"lr": 0.01, "alpha": 0.99, "eps": 1e-8},
         ("s ← α·s + (1 − α)·g ⊙ g (α, close to 1, weighs the old average), then θ ← θ − η·g/(√s + ε).",
          "Use the group's alpha and add ε after the square root: √s + ε."),
-        (_LR, _EPS, "alpha must be in [0, 1)")),
+        (_LR, _EPS, "alpha must be in [0, 1)", "alpha must be in [0, 1), which excludes 1")),
     "Adam": Spec(
         {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8},
         (_ADAM_RULE + " Without the bias correction the first steps are far too large.",
@@ -202,6 +203,26 @@ def _check_validation(name: str, inputs: Inputs, spec: Spec, got) -> None:
             fail(f"{name}(params, {arguments}) should raise ValueError ({what}), "
                  f"not {raised[0]}: {result['message']}")
         fail(f"{name}(params, {arguments}) should raise ValueError: {what}.")
+    for index, kwargs in enumerate(inputs.valid):
+        arguments = shown({**inputs.required, **kwargs})
+        result = got[f"valid {index}"]
+        raised = result["raised"]
+        if raised:
+            key = list(kwargs)[-1]  # the argument at its edge (MomentumSGD's lr comes first)
+            error = raised[0] if type(raised) is list else "an exception"
+            fail(f"{name}(params, {arguments}) raised {error} ({result['message']}), but "
+                 f"{_ALLOWED[key]}: reject only a negative value (a beta or alpha outside [0, 1)), "
+                 f"as torch.optim.{inputs.torch_name} does.")
+
+
+# Why each edge value of the probe's valid arguments is allowed.
+_ALLOWED = {"lr": "a learning rate of 0 is not negative (it freezes the parameters)",
+            "eps": "eps = 0 is not negative",
+            "momentum": "momentum = 0 (plain SGD) is not negative",
+            "weight_decay": "weight_decay = 0 (no decay) is not negative",
+            "momentum_decay": "momentum_decay = 0 (a constant momentum) is not negative",
+            "alpha": "alpha = 0 is in [0, 1)",
+            "betas": "a beta of 0 is in [0, 1)"}
 
 
 _WHAT = {"single": "a single weight matrix", "twins": "three parameters of the same shape",

@@ -3,7 +3,8 @@ of the same name compare what they record with the reference's record).
 
 Each optimizer probe records what the student's class is (its bases, its constructor's
 signature), the hyperparameters its first parameter group holds when only the required
-arguments are given, what each invalid argument raises, and then the parameters after every
+arguments are given, what each invalid argument raises and whether each valid argument at the
+edge of its range (0, where only a negative value is invalid) is accepted, and then the parameters after every
 step of a series of float64 training runs: on a single weight matrix (one run per set of
 arguments), on three parameters of the same shape, on a model with two parameter groups and a
 parameter without gradient, with the learning rate changed halfway, across a state_dict save
@@ -21,7 +22,7 @@ the dtype and device of every state tensor; and two steps on a parameter on the 
 No `torch.optim` optimizer class or update function can be reached while the student's class
 runs (`forbidden`), and whatever a submission rebinds in the optimizer modules or classes is
 put back first. `prune_smallest` is probed on a seeded model: the weights and the state it
-leaves, and the sparsity it returns.
+leaves, and the sparsity it returns, at three fractions and at the edges 0 and 1.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class Inputs:
     torch_name: str
     configs: tuple[tuple[dict, float], ...]  # (constructor arguments, loss scale)
     invalid: tuple[dict, ...]
+    valid: tuple[dict, ...]  # arguments at the edge of their range, which must be accepted
     required: dict = field(default_factory=dict)  # arguments without default (MomentumSGD's lr)
     # Each hyperparameter, the value given to the constructor (so self.defaults holds it) and the
     # values the groups cycle through, one step apart (neither group ever holds the constructor's).
@@ -162,7 +164,11 @@ class Inputs:
 
 _LR = {"lr": -0.01}
 _EPS = {"eps": -1e-8}
-_BETAS = ({"betas": (1.0, 0.999)}, {"betas": (0.9, -0.1)})
+_BETAS = ({"betas": (1.0, 0.999)}, {"betas": (0.9, -0.1)}, {"betas": (0.9, 1.0)})
+# Valid at the edge: 0 where only a negative value is invalid, a beta of 0 (in [0, 1)).
+_ZERO_LR = {"lr": 0.0}
+_ZERO_EPS = {"eps": 0.0}
+_ZERO_BETAS = ({"betas": (0.0, 0.999)}, {"betas": (0.9, 0.0)})
 
 VARY_STEPS = 6
 # Varied hyperparameters: (name, the constructor's value, the values the groups cycle through).
@@ -177,33 +183,37 @@ INPUTS = {
          ({"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}, 1.0)),
         ({"lr": -0.1}, {"lr": 0.1, "momentum": -0.5}, {"lr": 0.1, "weight_decay": -1.0},
          {"lr": 0.1, "momentum": 0.0, "nesterov": True}),
+        ({"lr": 0.0}, {"lr": 0.1, "momentum": 0.0}),
         required={"lr": 0.05},
         varied=(("lr", 0.05, (0.02, 0.1, 0.05)), ("momentum", 0.9, (0.85, 0.95, 0.5)),
                 ("nesterov", False, (True, False)), ("weight_decay", 0.0, (0.1, 0.0, 0.3))),
         contract_config=3),
     "AdaGrad": Inputs("AdaGrad", "Adagrad", (({"lr": 0.1}, 1.0), ({"lr": 0.05, "eps": 1e-2}, 1.0)),
-                      (_LR, _EPS),
+                      (_LR, _EPS), (_ZERO_LR, _ZERO_EPS),
                       varied=(("lr", 0.01, (0.05, 0.2, 0.1)), ("eps", 1e-10, (0.3, 0.01, 0.1)))),
     "RMSProp": Inputs("RMSProp", "RMSprop",
                       (({"lr": 0.01}, 1.0), ({"lr": 0.02, "alpha": 0.9, "eps": 1e-2}, 1.0)),
-                      (_LR, _EPS, {"alpha": 1.5}),
+                      (_LR, _EPS, {"alpha": 1.5}, {"alpha": 1.0}),
+                      (_ZERO_LR, _ZERO_EPS, {"alpha": 0.0}),
                       varied=(("lr", 0.01, (0.005, 0.02, 0.01)), ("alpha", 0.99, (0.9, 0.5, 0.8)),
                               _VARY_EPS)),
     "Adam": Inputs("Adam", "Adam",
                    (({}, 1.0), ({"lr": 0.01}, 1e-5), ({"lr": 0.02, "betas": (0.8, 0.99)}, 1.0)),
-                   (_LR, _EPS, *_BETAS),
+                   (_LR, _EPS, *_BETAS), (_ZERO_LR, _ZERO_EPS, *_ZERO_BETAS),
                    varied=(("lr", 1e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS)),
     "AdaMax": Inputs("AdaMax", "Adamax",
                      (({"lr": 0.01}, 1.0), ({"lr": 0.01, "betas": (0.8, 0.99)}, 1e-7)),
-                     (_LR, _EPS, *_BETAS),
+                     (_LR, _EPS, *_BETAS), (_ZERO_LR, _ZERO_EPS, *_ZERO_BETAS),
                      varied=(("lr", 2e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS)),
     "NAdam": Inputs("NAdam", "NAdam",
                     (({"lr": 0.01}, 1.0), ({"lr": 0.01, "betas": (0.8, 0.99), "momentum_decay": 0.1}, 1.0)),
                     (_LR, _EPS, *_BETAS, {"momentum_decay": -0.1}),
+                    (_ZERO_LR, _ZERO_EPS, *_ZERO_BETAS, {"momentum_decay": 0.0}),
                     varied=(("lr", 2e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS,
                             ("momentum_decay", 4e-3, (0.1, 0.5, 0.02)))),
     "AdamW": Inputs("AdamW", "AdamW", (({"lr": 0.01, "weight_decay": 0.1}, 1.0), ({}, 1.0)),
                     (_LR, _EPS, *_BETAS, {"weight_decay": -0.1}),
+                    (_ZERO_LR, _ZERO_EPS, *_ZERO_BETAS, {"weight_decay": 0.0}),
                     varied=(("lr", 1e-3, (0.01, 0.002, 0.02)), _VARY_BETAS, _VARY_EPS,
                             ("weight_decay", 1e-2, (0.5, 0.0, 2.0)))),
 }
@@ -305,7 +315,8 @@ def _delegates(optimizer) -> list[str]:
 
 
 def _attempt(cls, params: list, arguments: dict) -> dict:
-    """Construct with invalid `arguments`: what it raised (class names, message), or None."""
+    """Construct with `arguments` (invalid, or valid at an edge): what it raised (class names,
+    message), or None."""
     try:
         cls(params, **arguments)
     except (NotImplementedError, Refused):  # see.call says which
@@ -354,6 +365,11 @@ def _construction(see, spec: Inputs, cls: object) -> None:
         arguments = {**spec.required, **kwargs}
         params = [nn.Parameter(torch.zeros(2, dtype=DTYPE))]
         see.call(f"invalid {index}", _attempt, cls, params, arguments,
+                 what=f"{spec.name}(params, {shown(arguments)})")
+    for index, kwargs in enumerate(spec.valid):
+        arguments = {**spec.required, **kwargs}
+        params = [nn.Parameter(torch.zeros(2, dtype=DTYPE))]
+        see.call(f"valid {index}", _attempt, cls, params, arguments,
                  what=f"{spec.name}(params, {shown(arguments)})")
 
 
@@ -536,7 +552,7 @@ def test_adamw(see, AdamW):
 
 # --- Pruning -----------------------------------------------------------------------------------
 
-PRUNE_AMOUNTS = (0.6, 0.25, 0.9)
+PRUNE_AMOUNTS = (0.6, 0.25, 0.9, 0.0, 1.0)  # the edges last: nothing pruned, everything pruned
 
 
 def pruning_model() -> nn.Module:

@@ -501,6 +501,22 @@ def prune_smallest(model, amount):
          "g = p.grad if p.grad is not None else torch.zeros_like(p)\n"
          "                m.mul_(beta1).add_(g, alpha=1 - beta1)\n"
          "                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)")), "test_adam"),
+    # Arguments at the edge of their range: 0 is valid where only a negative value is not.
+    wrong("MomentumSGD rejecting a learning rate of 0 (lr <= 0)", "momentum_sgd", _edit(
+        "momentum_sgd", ("if lr < 0.0:", "if lr <= 0.0:")), "test_momentum_sgd"),
+    wrong("AdaGrad rejecting eps = 0", "adagrad", _edit("adagrad", ("if eps < 0.0:", "if eps <= 0.0:")),
+          "test_adagrad"),
+    wrong("RMSProp accepting alpha = 1 (alpha <= 1)", "rmsprop", _edit(
+        "rmsprop", ("if not 0.0 <= alpha < 1.0:", "if not 0.0 <= alpha <= 1.0:")), "test_rmsprop"),
+    wrong("Adam rejecting beta1 = 0 (0 < beta1)", "adam", _edit(
+        "adam", ("0.0 <= betas[0] < 1.0", "0.0 < betas[0] < 1.0")), "test_adam"),
+    wrong("AdaMax accepting beta2 = 1 (beta2 <= 1)", "adamax", _edit(
+        "adamax", ("0.0 <= betas[1] < 1.0", "0.0 <= betas[1] <= 1.0")), "test_adamax"),
+    wrong("AdamW rejecting weight_decay = 0", "adamw", _edit(
+        "adamw", ("if weight_decay < 0.0:", "if weight_decay <= 0.0:")), "test_adamw"),
+    wrong("prune_smallest rejecting the fractions 0 and 1", "prune_smallest", _edit(
+        "prune_smallest", ("if not 0.0 <= amount <= 1.0:", "if not 0.0 < amount < 1.0:")),
+          "test_prune_smallest"),
     wrong("Q1 answered b", "q1_momentum_near_one", 'Q1 = "b"', "test_q1_momentum_near_one"),
     wrong("Q2 answered with beta itself", "q2_terminal_velocity", "Q2 = 0.9", "test_q2_terminal_velocity"),
     wrong("Q3 answered with SGD's step", "q3_adam_first_step", "Q3 = 0.001 * 0.02",
