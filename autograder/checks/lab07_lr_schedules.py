@@ -10,9 +10,10 @@ stand-in for `cosine_annealing`, a step also passes when its value is what the s
 for the right arguments: those this check reads off PyTorch's own scheduler (T_cur and T_i of
 CosineAnnealingWarmRestarts; OneCycleLR's phases, with the stand-in's curve in place of its
 cosine). The range test is compared with the reference on full batches in float64 (so the
-batch order does not matter), and its restoring of the model and the optimizer is checked on
-the states the probe recorded before and after. The plateau scheduler's rates, counter and
-best metric are compared with the reference's after every step.
+batch order does not matter) and, with every default, on a scripted loss; its restoring of the
+model and the optimizer is checked on the states the probe recorded before and after. The
+plateau scheduler's rates, counter and best metric are compared with the reference's once it is
+built and after every step.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from autograder.probes.lab07_lr_schedules import (
     COSINE_CASES,
     COSINE_DEFAULT,
     DEFAULT_CALL,
+    DEFAULTS_CALL,
+    DEFAULTS_JUMP,
     EXPONENTIAL_CASES,
     NAN_CALL,
     NAN_FROM_CALL,
@@ -155,7 +158,10 @@ def _compare_with_reference(got, want, what: str, kwargs: dict, adam: bool) -> t
              "Stop right after recording the first smoothed loss that is not finite or exceeds "
              "stop_factor × the lowest smoothed loss so far (that loss is recorded, then stop); "
              "without such a loss, run all num_iters iterations."
-             + (" Use the optimizer passed in as `optimizer`." if adam else ""))
+             + (" Use the optimizer passed in as `optimizer`." if adam else "")
+             + (" 'Exceeds' is strict (s_i > stop_factor × min): with stop_factor=1.0 a smoothed "
+                "loss equal to the lowest one (s_0 itself) does not stop the test."
+                if kwargs["stop_factor"] == 1.0 else ""))
     return lrs, losses
 
 
@@ -186,8 +192,8 @@ RESTORE = ("Save copies before training (copy.deepcopy(model.state_dict()) and "
 
 
 def _check_module_restored(after: object, wanted: dict) -> None:
-    """The caller's model (handed over in eval mode, without gradients) comes back in the modes,
-    with the requires_grad and the .grad it had (a .grad of zeros is as good as none)."""
+    """The caller's model comes back in the modes, with the requires_grad and the .grad it had
+    (where it had none, a .grad of zeros is as good as none)."""
     where = "lr_range_test"
     expect(type(after) is dict and all(type(after.get(key)) is dict
                                        for key in ("training", "requires_grad", "grads")),
@@ -206,6 +212,10 @@ def _check_module_restored(after: object, wanted: dict) -> None:
         now = after["grads"].get(name, "missing")
         if grad is None and (now is None or (type(now) is torch.Tensor and not now.any())):
             continue
+        if now is None:
+            fail(f"{where} threw away the caller's gradient in .grad of parameter {name!r}: put "
+                 "back each parameter's .grad as it was before the test (save them with "
+                 "copy.deepcopy(p.grad) and assign them back at the end).")
         if not _equal(now, grad):
             fail(f"{where} left the last iteration's gradient in .grad of parameter {name!r} (the "
                  f"caller's model had {'no gradient' if grad is None else 'another one'}): put back "
@@ -241,6 +251,8 @@ def test_lr_range_test(got, want):
            "(model.load_state_dict) so that optimizers keep pointing at its parameters.")
     expect(len(set(losses)) > 1, f"{where}: the losses never changed; train the model at each step.")
 
+    _check_module_restored(got[f"{RESTORE_CALL} module after"], want[f"{RESTORE_CALL} module after"])
+
     # Default optimizer: the caller's model comes back unchanged too, modes and .grad included.
     _same_state(got[f"{DEFAULT_CALL} model before"], got[f"{DEFAULT_CALL} model after"],
                 f"{where} (default optimizer) left the model trained: its weights", RESTORE)
@@ -253,6 +265,22 @@ def test_lr_range_test(got, want):
            f"{where}: the loss became NaN at the 10th iteration; the range test should record it "
            f"and stop there (10 entries), but returned {len(losses)}. NaN > x is always False: "
            "test math.isfinite(loss) as well.")
+
+    # Every default, on a scripted loss: the rates, the stop and the batch size.
+    lrs, _ = _pair(got[DEFAULTS_CALL], DEFAULTS_CALL)
+    want_lrs, _ = want[DEFAULTS_CALL]
+    for i, (mine, theirs) in enumerate(zip(lrs, want_lrs)):
+        expect_rate(mine, theirs, what=f"{DEFAULTS_CALL}: learning rate of iteration {i}", rtol=1e-9,
+                    atol=0.0, hint="Keep the defaults of the signature: start_lr=1e-5, end_lr=10.0, "
+                                   "num_iters=300.")
+    expect(len(lrs) == len(want_lrs),
+           f"{DEFAULTS_CALL}: the loss went from 1.0 to 40.0 at iteration {DEFAULTS_JUMP} (smoothed "
+           f"4.9, above 4 × 1.0), where the default stop_factor=4.0 stops the test after "
+           f"{len(want_lrs)} iterations; yours ran {len(lrs)}.")
+    sizes = got[f"{DEFAULTS_CALL} batch sizes"]
+    expect(sizes == want[f"{DEFAULTS_CALL} batch sizes"],
+           f"{DEFAULTS_CALL}: loss_fn saw batches of {sizes} rows; with the default batch_size=32 "
+           "every batch of 64 rows has 32.")
 
 
 def _same_floats(a: object, b: list) -> bool:
@@ -464,6 +492,15 @@ def test_plateau_scheduler(got, want):
                f"{what}: the hidden tests did not record every step.")
         case_hint = hint + (" Read each group's current 'lr' when you cut it: it may have been changed "
                             "since." if poke else "")
+        if options.get("threshold") == 0.0:
+            case_hint += " With threshold=0, a metric equal to best is no improvement (strict < or >)."
+        built, want_built = got[f"plateau {case} built"], want[f"plateau {case} built"]
+        expect(type(built) is list and len(built) == 2 and _number(built[0]) == want_built[0],
+               f"{what}: before any step, num_bad_epochs is "
+               f"{built[0] if type(built) is list and built else built!r}; it should be 0.")
+        expect(type(built[1]) in (int, float) and float(built[1]) == want_built[1],
+               f"{what}: before any step, best is {built[1]!r}; it should be {want_built[1]} "
+               "(no metric seen yet).")
         for epoch, metric in enumerate(metrics, start=1):
             mine, theirs = rates[epoch - 1], want_rates[epoch - 1]
             expect(type(mine) is list and len(mine) == len(theirs)
@@ -554,6 +591,10 @@ def test_random_search(got, want):
                f"({_GLOBAL_SEEDING[name]}): draw only from a generator of your own, "
                "rng = random.Random(seed), and leave the global ones as the caller seeded them.")
     expect(again != other, "different seeds should give different trials: seed your generator with `seed`.")
+    default, zero = (_params_of(got[f"seed {name}"], what) for name, what in
+                     (("default", "random_search(...)"), ("zero", "random_search(..., seed=0)")))
+    expect(default == zero, "random_search without a seed gave other trials than with seed=0: keep "
+                            "the signature's default, seed=0.")
 
 
 # ---------------------------------------------------------------- concept questions

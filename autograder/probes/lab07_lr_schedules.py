@@ -4,12 +4,14 @@ check of the same name reads what each records).
 Each schedule is called at every step of a few runs, with torch.optim.lr_scheduler refused,
 and the whole sequence is recorded. The range test runs on small seeded problems (full batch
 in float64 where its numbers are compared); the probe records what it returned and the
-model's and the optimizer's states before and after, and, for a model handed over in eval mode
-without gradients, its modes, requires_grad and .grad after. `suggest_lr`'s lists are recorded
-after the call (the caller's curve). `random_search` runs once with the global generators
-(random, numpy, torch) seeded by the probe, whose next draws it records (their states are put
-back afterwards). The plateau scheduler is stepped on
-seeded metric walks; after each step the probe records the group rates, `num_bad_epochs`
+model's and the optimizer's states before and after, and the model's modes, requires_grad and
+.grad after (a model in train mode with gradients, and one handed over in eval mode without).
+A call with every default runs on a scripted loss that logs the sizes of its batches.
+`suggest_lr`'s lists are recorded after the call (the caller's curve). `random_search` runs
+once with the global generators (random, numpy, torch) seeded by the probe, whose next draws
+it records (their states are put back afterwards), and once without a seed. The plateau
+scheduler is recorded once built (`num_bad_epochs` and `best`), then stepped on seeded metric
+walks and exact ties; after each step the probe records the group rates, `num_bad_epochs`
 and `best`.
 
 `cosine_warm_restarts` and `one_cycle` run with a stand-in for `cosine_annealing`, so a
@@ -83,11 +85,17 @@ RANGE_CASES = [
      {"start_lr": 1e-3, "end_lr": 30.0, "num_iters": 60, "stop_factor": 1.5}, False),
     ("lr_range_test with an Adam optimizer passed in", 3,
      {"start_lr": 1e-4, "end_lr": 3.0, "num_iters": 50, "stop_factor": 4.0}, True),
+    ("lr_range_test(..., num_iters=2)", 7,
+     {"start_lr": 1e-3, "end_lr": 0.1, "num_iters": 2, "stop_factor": 4.0}, False),
+    ("lr_range_test with stop_factor=1.0", 8,
+     {"start_lr": 1e-4, "end_lr": 1.0, "num_iters": 20, "stop_factor": 1.0}, False),
 ]
 RESTORE_CALL = "lr_range_test(model, ..., batch_size=16, optimizer=adam)"
 DEFAULT_CALL = "lr_range_test(model, loss_fn, X, y, num_iters=40, batch_size=16)"
 NAN_CALL = "lr_range_test with a loss that becomes NaN at the 10th iteration"
 NAN_FROM_CALL = 10
+DEFAULTS_CALL = "lr_range_test(model, loss_fn, X, y) with every default, on 64 rows"
+DEFAULTS_JUMP = 5  # the scripted loss is 1.0 at the first DEFAULTS_JUMP calls, then 40.0
 
 
 @probe
@@ -114,6 +122,7 @@ def test_lr_range_test(see, lr_range_test):
     see(f"{RESTORE_CALL} optimizer after", optimizer.state_dict())
     see(f"{RESTORE_CALL} same parameters", all(a is b for a, b in zip(parameters, model.parameters()))
         and len(parameters) == len(list(model.parameters())))
+    see(f"{RESTORE_CALL} module after", model)  # train mode, the gradients of the last step
 
     # Default optimizer, a model handed over in eval mode without gradients: the model before
     # and after (its state, and its modes, requires_grad and .grad as a whole module).
@@ -137,6 +146,19 @@ def test_lr_range_test(see, lr_range_test):
 
     see.call(NAN_CALL, lr_range_test, model, nan_from_the_tenth_call, X, y, num_iters=100,
              what=NAN_CALL)
+
+    # Every default, on a scripted loss (smoothed: 1.0, then 4.9 at call DEFAULTS_JUMP + 1), so
+    # that the rates, the stop and the batch sizes follow from the defaults alone.
+    model, X, y = toy_problem(9, dtype=torch.float32)
+    X, y = X[:64], y[:64]
+    sizes = []
+
+    def scripted_loss(outputs, targets):
+        sizes.append(len(outputs))
+        return outputs.sum() * 0.0 + (1.0 if len(sizes) <= DEFAULTS_JUMP else 40.0)
+
+    see.call(DEFAULTS_CALL, lr_range_test, model, scripted_loss, X, y, what=DEFAULTS_CALL)
+    see(f"{DEFAULTS_CALL} batch sizes", sizes)
 
 
 SUGGEST_LRS = [1e-5 * 10 ** (i / 10) for i in range(61)]
@@ -345,8 +367,12 @@ PLATEAU_CASES = [
     ({}, [2.0, 1.0] + [1.0] * 30, (0.1, 0.03), {}, False),
     ({"mode": "max", "factor": 0.5, "patience": 1}, [0.5] * 12, (0.1, 0.03), {4: 0.2, 9: 0.07}, False),
     ({"mode": "max", "factor": 0.5, "patience": 1}, _UP[:15], (0.1, 0.03), {}, True),
+    ({"mode": "max", "factor": 0.5, "patience": 1, "threshold": 0.0},
+     [0.8, 0.85, 0.85, 0.85, 0.9, 0.9, 0.9, 0.9], (0.1, 0.03), {}, False),
+    ({"mode": "min", "factor": 0.5, "patience": 1, "threshold": 0.0},
+     [0.5, 0.4, 0.4, 0.4, 0.3, 0.3, 0.3, 0.3], (0.1, 0.03), {}, False),
 ]
-BAD_OPTIONS = [{"mode": "maximum"}, {"factor": 1.5}, {"factor": 0.0}]
+BAD_OPTIONS = [{"mode": "maximum"}, {"factor": 1.5}, {"factor": 0.0}, {"factor": 1.0}]
 
 
 def plateau_what(options) -> str:
@@ -369,6 +395,9 @@ def test_plateau_scheduler(see, ReduceLROnPlateauScratch):
                        within=ReduceLROnPlateauScratch):
             scheduler = see.call(f"plateau {case} (running)", ReduceLROnPlateauScratch, optimizer,
                                  **options, what=what, record=False)
+            see(f"plateau {case} built", [see.call(f"plateau {case} (running)", getattr, scheduler,
+                                                   name, None, what=f"{what}.{name}", record=False)
+                                          for name in ("num_bad_epochs", "best")])
             for epoch, metric in enumerate(metrics, start=1):
                 if epoch in poke:
                     optimizer.param_groups[0]["lr"] = poke[epoch]
@@ -412,7 +441,7 @@ SPACE = {"lr": (1e-4, 1.0, "log"), "momentum": (0.5, 0.99), "width": [32, 64, 12
          "activation": ["relu", "gelu"]}
 SEARCH_TRIALS = 300
 SEARCH_CALL = f"random_search(train_fn, space, {SEARCH_TRIALS}, seed=7)"
-SEED_RUNS = (("again", 7), ("twice", 7), ("other", 8))
+SEED_RUNS = (("again", 7), ("twice", 7), ("other", 8), ("default", None), ("zero", 0))
 GLOBAL_SEED = 1234  # the caller's seed of the global generators before the "again" run
 
 
@@ -448,8 +477,9 @@ def test_random_search(see, random_search):
     see(f"{SEARCH_CALL} train_fn calls", recorder.calls)
     for name, seed in SEED_RUNS:
         with GlobalGenerators() if name == "again" else contextlib.nullcontext() as generators:
-            see.call(f"seed {name}", random_search, TrainFnRecorder(), dict(SPACE), 20, seed=seed,
-                     what=f"random_search(..., seed={seed})")
+            seeded = {} if seed is None else {"seed": seed}
+            see.call(f"seed {name}", random_search, TrainFnRecorder(), dict(SPACE), 20, **seeded,
+                     what=f"random_search(..., seed={seed})" if seeded else "random_search(...)")
             if generators is not None:
                 see("global generators after", generators.drawn())
 

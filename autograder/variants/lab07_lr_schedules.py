@@ -229,6 +229,11 @@ def random_search(train_fn, space, n_trials, seed=0):
     _plateau_mistake("plateau scheduler treating mode 'max' as 'min'",
                      ('        if self.mode == "min":\n            improved',
                       '        if True:\n            improved')),
+    _plateau_mistake("plateau scheduler accepting factor=1 (<= 1 instead of < 1)",
+                     ("if not 0.0 < factor < 1.0:", "if not 0.0 < factor <= 1.0:")),
+    _plateau_mistake("plateau scheduler counting a tie with best as an improvement",
+                     ("improved = metric < self.best", "improved = metric <= self.best"),
+                     ("improved = metric > self.best", "improved = metric >= self.best")),
     wrong("plateau scheduler that caches the rates it started with", "plateau_scheduler", '''
 class ReduceLROnPlateauScratch:
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):
@@ -261,6 +266,11 @@ class ReduceLROnPlateauScratch:
     _range_mistake("range test leaving the last iteration's gradient in .grad",
                    ("        for p, grad in zip(model.parameters(), saved_grads):\n"
                     "            p.grad = grad\n", "")),
+    _range_mistake("range test clearing the caller's gradients instead of putting them back",
+                   ("        for p, grad in zip(model.parameters(), saved_grads):\n"
+                    "            p.grad = grad\n", "        model.zero_grad()\n")),
+    _range_mistake("range test stopping on a loss equal to stop_factor × the best (>= instead of >)",
+                   ("smoothed > stop_factor * best:", "smoothed >= stop_factor * best:")),
     wrong("suggest_lr deleting the non-finite losses from the caller's lists", "suggest_lr", '''
 def suggest_lr(lrs, losses):
     for i in reversed(range(len(losses))):
@@ -310,6 +320,7 @@ def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=30
         optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)
     model_copy = {name: value.detach().clone() for name, value in model.state_dict().items()}
     optimizer_copy = copy.deepcopy(optimizer.state_dict())
+    grads_copy = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
     for group in optimizer.param_groups:
         group["lr"] = start_lr
     gamma = (end_lr / start_lr) ** (1 / (num_iters - 1))
@@ -335,7 +346,8 @@ def lr_range_test(model, loss_fn, X, y, start_lr=1e-5, end_lr=10.0, num_iters=30
         for name, value in model.state_dict().items():
             value.copy_(model_copy[name])
     optimizer.load_state_dict(optimizer_copy)
-    model.zero_grad(set_to_none=True)
+    for p, grad in zip(model.parameters(), grads_copy):
+        p.grad = grad
     return lrs, losses
 '''),
     right("range test multiplying the rate by a constant factor", "lr_range_test", '''
