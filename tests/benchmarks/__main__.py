@@ -12,6 +12,10 @@ grade     seconds per submission of `autograder grade`, serial and with --jobs 2
           sandbox's added cost (serial, jailed vs --no-sandbox), on 20 of lab 01; then one
           reference submission of every lab, graded serially
 capstone  seconds per epoch of the capstone's MLP variants and its CNN (CIFAR-10 shapes)
+shards    200 submissions (reference, blank and buggy answers of every lab) graded serially, and
+          as 2 shards at once (two processes) then merged: seconds per submission, in all, the
+          merge's cost; and from them a projection for 300 students × 9 labs on 1, 10 and 50
+          nodes of 16 cores (`--submissions N` for fewer)
 
 Data is the synthetic stand-in (same shapes, so the same cost as the real data sets).
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -34,7 +39,7 @@ from torch import nn
 import labs
 from labs.data import FASHION_MNIST, synthetic_images
 
-SUITES = ("loader", "run", "grade", "capstone")
+SUITES = ("loader", "run", "grade", "capstone", "shards")
 
 
 def main() -> int:
@@ -42,6 +47,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suites", nargs="*", choices=SUITES, default=list(SUITES))
     parser.add_argument("--device", default="cpu", help="device for the capstone figures (cpu, cuda)")
+    parser.add_argument("--submissions", type=int, default=200, help="submissions the shards figures grade")
     args = parser.parse_args()
     print(f"# {labs.describe_device(torch.device('cpu'))}, PyTorch {torch.__version__}, "
           f"{os.cpu_count()} logical CPUs")
@@ -49,7 +55,8 @@ def main() -> int:
         start = time.perf_counter()
         print(f"\n## {suite}")
         {"loader": bench_loader, "run": bench_run, "grade": bench_grade,
-         "capstone": lambda: bench_capstone(args.device)}[suite]()
+         "capstone": lambda: bench_capstone(args.device),
+         "shards": lambda: bench_shards(args.submissions)}[suite]()
         print(f"({suite}: {time.perf_counter() - start:.0f} s)")
     return 0
 
@@ -198,6 +205,125 @@ def bench_grade_each_lab() -> None:
     print("one reference submission of each lab, graded serially (seconds, goal ≤ 15):")
     for outcome in sorted(report.outcomes, key=lambda o: o.lab_id):
         print(f"  {outcome.lab_id:24s} {outcome.seconds:5.1f} s  {outcome.score:g}/{outcome.max_score:g}")
+
+
+def _timed_commands(commands: list[list[str]]) -> float:
+    """Run commands at once, as separate processes (as a scheduler's tasks are); seconds until all end."""
+    import subprocess
+
+    start = time.perf_counter()
+    runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for command in commands]
+    for run, command in zip(runs, commands):
+        if run.wait() != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{run.stderr.read()}")
+    return time.perf_counter() - start
+
+
+def bench_shards(n_submissions: int = 200, students: int = 300, nodes: tuple[int, ...] = (1, 10, 50),
+                 cores: int = 16) -> None:
+    """Serial grading against 2 shards at once plus their merge, and a cluster projection."""
+    from autograder.course import all_labs
+    from autograder.examples import answered, reference_answers
+    from autograder.notebooks import read, write
+    from autograder.release import release
+
+    labs_ = all_labs()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        released = release(labs_, root / "release")
+        kinds = {}
+        for lab in labs_:
+            notebook = read(released.course_dir / "release" / lab.lab_id / lab.notebook.name)
+            answers = reference_answers(lab)
+            mistake = lab.variants().MISTAKES[0]
+            kinds[lab.lab_id] = (answered(notebook, answers), notebook,
+                                 answered(notebook, {**answers, mistake.cell: mistake.source}))
+        for index in range(n_submissions):
+            lab = labs_[index % len(labs_)]
+            kind = (index // len(labs_)) % 3
+            path = root / "subs" / f"student{index:03d}" / lab.lab_id / lab.notebook.name
+            write(kinds[lab.lab_id][kind], path)
+        grade = [sys.executable, "-m", "autograder", "grade", str(root / "subs"), "--release",
+                 str(released.out_dir), "--jobs", "1"]
+        serial = _timed_commands([[*grade, "--out", str(root / "serial")]])
+        # one CPU each, as two nodes would have their own (and each kernel then gets 1 thread)
+        pin = [["taskset", "--cpu-list", str(k % (os.cpu_count() or 1))] if shutil.which("taskset") else []
+               for k in range(2)]
+        sharded = _timed_commands([[*pin[k], *grade, "--out", str(root / f"shard-{k}"), "--shard", f"{k}/2"]
+                                   for k in range(2)])
+        merge = _timed_commands([[sys.executable, "-m", "autograder", "merge", str(root / "shard-0"),
+                                  str(root / "shard-1"), "--out", str(root / "merged"), "--release",
+                                  str(released.out_dir)]])
+        identical = all((root / "serial" / name).read_bytes() == (root / "merged" / name).read_bytes()
+                        for name in ("grades.csv", "grades_by_exercise.csv"))
+    n = n_submissions
+    print(f"{n} submissions: reference, blank and buggy answers of {len(labs_)} labs, kernels jailed, "
+          f"{os.cpu_count()} CPUs")
+    print(f"  serial (--jobs 1)            {serial:7.1f} s in all, {serial / n:5.2f} s per submission")
+    print(f"  2 shards at once             {sharded:7.1f} s in all, {sharded / n:5.2f} s per submission "
+          f"({serial / sharded:.2f}× serial)")
+    print(f"  merge of the 2 shards        {merge:7.1f} s ({merge / n * 1000:.0f} ms per submission, "
+          "process start included)")
+    print(f"  sharded and merged           {sharded + merge:7.1f} s; grades.csv and "
+          f"grades_by_exercise.csv identical to serial: {identical}")
+    merge_each = bench_merge_at_scale()
+    per_core = sharded * 2 / n  # core-seconds per submission, both cores busy
+    total = students * len(labs_)
+    print(f"projection for {students} students × {len(labs_)} labs = {total} submissions, nodes of {cores} "
+          f"cores like these, --jobs {cores} per node, {per_core:.1f} core-seconds per submission "
+          f"(2 shards above), the merge at {merge_each * 1000:.0f} ms per submission (above):")
+    for count in nodes:
+        per_node = -(-total // count)
+        rounds = -(-per_node // cores)
+        wall = rounds * per_core + merge_each * total
+        print(f"  {count:3d} node(s): {per_node:5d} submissions each, about {wall / 60:6.1f} min "
+              f"({rounds * per_core / 60:.1f} grading + {merge_each * total / 60:.1f} merge)")
+
+
+def bench_merge_at_scale(n_submissions: int = 300) -> float:
+    """Seconds per submission of `autograder merge` (in-process) on two shards holding n made-up
+    results (no grading: each lab's grade cells at half marks); returns that figure."""
+    from autograder.course import all_labs
+    from autograder.manifest import Manifest, release_checksum
+    from autograder.merge import merge
+    from autograder.nbgrader_setup import gradebook
+    from autograder.release import release
+    from autograder.shards import assign, fingerprint
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        course = release(all_labs(), root / "release").course_dir
+        checksum = release_checksum(course)
+        with gradebook(course) as book:
+            cells = {a.name: {g.name: g.max_score for nb in a.notebooks for g in nb.grade_cells}
+                     for a in book.assignments}
+        labs_ = sorted(cells)
+        keys = [(f"student{i:04d}", labs_[i % len(labs_)]) for i in range(n_submissions)]
+        shares = assign(keys, 2)
+        for k in range(2):
+            shard = root / f"shard-{k}"
+            shard.mkdir()
+            shutil.copy2(course / "gradebook.db", shard / "gradebook.db")
+            shutil.copy2(course / "nbgrader_config.py", shard / "nbgrader_config.py")
+            manifest = Manifest(shard)
+            mine = {key: "sha" for key in keys if shares[key] == k}
+            manifest.write_batch(release=checksum, shard=f"{k}/2", batch_size=len(keys),
+                                 batch_fingerprint=fingerprint(keys), selected=mine, problems=[])
+            for student, lab in mine:
+                for folder in ("submitted", "autograded"):
+                    (shard / folder / student / lab).mkdir(parents=True)
+                    shutil.copy2(course / "release" / lab / f"{lab}.ipynb", shard / folder / student / lab)
+                manifest.record((student, lab), "sha", checksum, {
+                    "score": 0.0, "max_score": 0.0, "seconds": 10.0, "cells": {
+                        cell: {"score": most / 2, "max_score": most} for cell, most in cells[lab].items()},
+                    "status": {"kind": "graded", "detail": "", "events": [], "flags": [], "sandboxed": True}})
+        start = time.perf_counter()
+        merge([root / "shard-0", root / "shard-1"], root / "merged", root / "release")
+        seconds = time.perf_counter() - start
+    print(f"  merge at scale: {n_submissions} made-up results in 2 shards, in-process: {seconds:.1f} s, "
+          f"{seconds / n_submissions * 1000:.0f} ms per submission")
+    return seconds / n_submissions
 
 
 def capstone_models() -> list[tuple[str, object, int, int]]:
