@@ -154,10 +154,7 @@ def grade(source: Path, out_dir: Path, release_dir: Path, *, jobs: int = 1,
     known_labs = {p.name for p in (release_course / "source").iterdir() if p.is_dir()}
     manifest = Manifest(out_dir)
     check_same_shard(out_dir, manifest, shard)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / WORK_DIR
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    work = fresh_work_folder(out_dir)
     _prepare_course(out_dir, release_course, limits)
     collected, problems = collect(source, known_labs, work)
     keys = [(s.student_id, s.lab_id) for s in collected]
@@ -311,6 +308,15 @@ def write_report(path: Path, report: GradeReport) -> None:
     for problem in report.problems:
         writer.writerow(["", "", "", "", "", f"skipped: {problem}"])
     write_atomically(path, handle.getvalue())
+
+
+def fresh_work_folder(out_dir: Path) -> Path:
+    """The output folder's scratch folder, emptied: what a killed run left there is not reused."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = out_dir / WORK_DIR
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    return work
 
 
 def _prepare_course(out_dir: Path, release_course: Path, limits: Limits) -> None:

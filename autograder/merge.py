@@ -20,10 +20,10 @@ from pathlib import Path
 from autograder.export import export_grades
 from autograder.grade import (
     REPORT_CSV,
-    WORK_DIR,
     GradeReport,
     check_same_shard,
     commit,
+    fresh_work_folder,
     outcome_from_record,
     write_report,
 )
@@ -110,10 +110,7 @@ def merge(shard_dirs: list[Path], out_dir: Path, release_dir: Path) -> GradeRepo
         raise ShardMismatch(f"--out {out_dir} is one of the shards: merge into a folder of its own.")
     manifest = Manifest(out_dir)
     check_same_shard(out_dir, manifest, None)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / WORK_DIR
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    work = fresh_work_folder(out_dir)
     shutil.copy2(shards[0].path / "nbgrader_config.py", out_dir / "nbgrader_config.py")
     if not (out_dir / "gradebook.db").exists():
         shutil.copy2(release_course / "gradebook.db", out_dir / "gradebook.db")

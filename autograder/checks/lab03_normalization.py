@@ -179,13 +179,18 @@ def test_standardize(got, want):
 
     for dtype in STANDARDIZE_DTYPES:
         where = standardize_where(dtype)
-        dtypes = _contract_result(got, where, DTYPE_ADVICE)
-        expect(got[f"{where} left its inputs unchanged"] is True,
-               f"{where} modified its inputs: return new tensors (x = x - mean, not x -= mean).")
-        expect(type(dtypes) is list and dtypes == want[where]["returned"],
-               f"{where} returned {', '.join(_name(d) for d in dtypes) if type(dtypes) is list else dtypes} "
-               f"tensors: {DTYPE_ADVICE}.")
+        _expect_dtypes_kept(got, want, where, f"{where} left its inputs unchanged",
+                            "its inputs: return new tensors (x = x - mean, not x -= mean)")
 
+
+
+def _expect_dtypes_kept(got, want, where: str, unchanged_key: str, modified: str) -> None:
+    """A float64 or bfloat16 call: its inputs left as they were, its tensors in the reference's dtypes."""
+    dtypes = _contract_result(got, where, DTYPE_ADVICE)
+    expect(got[unchanged_key] is True, f"{where} modified {modified}.")
+    shown = ", ".join(_name(d) for d in dtypes) if type(dtypes) is list else dtypes
+    expect(type(dtypes) is list and dtypes == want[where]["returned"],
+           f"{where} returned {shown} tensors: {DTYPE_ADVICE}.")
 
 # --- Exercise 2: zca_whiten --------------------------------------------------------------------
 
@@ -270,12 +275,8 @@ def test_zca_whiten(got, want):
         expect_close(whitened64, expected_whitened, rtol=2e-3,
                      atol=2e-3 * expected_whitened.abs().max().item(), what=f"{where}: the whitened data",
                      hint="Return (X − mean) @ W, the centered data times the matrix you return.")
-    dtypes = _contract_result(got, ZCA_DOUBLE_WHAT, DTYPE_ADVICE)
-    expect(got[f"{ZCA_DOUBLE_WHAT} left X unchanged"] is True,
-           f"{ZCA_DOUBLE_WHAT} modified X: return new tensors instead.")
-    expect(type(dtypes) is list and dtypes == want[ZCA_DOUBLE_WHAT]["returned"],
-           f"{ZCA_DOUBLE_WHAT} returned (whitened, W) as "
-           f"{', '.join(_name(d) for d in dtypes) if type(dtypes) is list else dtypes}: {DTYPE_ADVICE}.")
+    _expect_dtypes_kept(got, want, ZCA_DOUBLE_WHAT, f"{ZCA_DOUBLE_WHAT} left X unchanged",
+                        "X: return new tensors instead")
     _check_zca_small(got)
 
 
