@@ -18,6 +18,23 @@ def _range_mistake(name: str, *changes: tuple[str, str]) -> Variant:
     return wrong(name, _RANGE, _edit(_RANGE, *changes), "test_lr_range_test")
 
 
+# Random search drawing from the global `random` module (its state is the caller's).
+_GLOBAL_RANDOM_SEARCH = '''
+def random_search(train_fn, space, n_trials, seed=0):
+    def sample(spec):
+        if isinstance(spec, list):
+            return random.choice(spec)
+        if len(spec) == 3:
+            return math.exp(random.uniform(math.log(spec[0]), math.log(spec[1])))
+        return random.uniform(spec[0], spec[1])
+
+    trials = []
+    for trial in range(n_trials):
+        params = {name: sample(spec) for name, spec in space.items()}
+        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
+    return sorted(trials, key=lambda e: e["score"], reverse=True)
+'''
+
 MISTAKES = [
     _range_mistake("range test growing the rate linearly",
                    ("lr = start_lr * (end_lr / start_lr) ** (i / (num_iters - 1))",
@@ -191,21 +208,7 @@ def random_search(train_fn, space, n_trials, seed=0):
         trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
     return sorted(trials, key=lambda e: e["score"])
 ''', "test_random_search"),
-    wrong("random search ignoring the seed", "random_search", '''
-def random_search(train_fn, space, n_trials, seed=0):
-    def sample(spec):
-        if isinstance(spec, list):
-            return random.choice(spec)
-        if len(spec) == 3:
-            return math.exp(random.uniform(math.log(spec[0]), math.log(spec[1])))
-        return random.uniform(spec[0], spec[1])
-
-    trials = []
-    for trial in range(n_trials):
-        params = {name: sample(spec) for name, spec in space.items()}
-        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
-    return sorted(trials, key=lambda e: e["score"], reverse=True)
-''', "test_random_search"),
+    wrong("random search ignoring the seed", "random_search", _GLOBAL_RANDOM_SEARCH, "test_random_search"),
     wrong("Q1 answered with a rounded 0.9", "q1_exponential_gamma", "Q1 = 0.9", "test_q1_exponential_gamma"),
     wrong("Q3 reducing as soon as patience bad epochs are seen", "q3_plateau_lr", "Q3 = 0.025",
           "test_q3_plateau_lr"),
@@ -278,23 +281,9 @@ def suggest_lr(lrs, losses):
             del losses[i], lrs[i]
     return lrs[losses.index(min(losses))] / 10
 ''', "test_suggest_lr"),
-    wrong("random search reseeding the global random module", "random_search", '''
-def random_search(train_fn, space, n_trials, seed=0):
-    random.seed(seed)
-
-    def sample(spec):
-        if isinstance(spec, list):
-            return random.choice(spec)
-        if len(spec) == 3:
-            return math.exp(random.uniform(math.log(spec[0]), math.log(spec[1])))
-        return random.uniform(spec[0], spec[1])
-
-    trials = []
-    for trial in range(n_trials):
-        params = {name: sample(spec) for name, spec in space.items()}
-        trials.append({"trial": trial, "params": params, "score": train_fn(**params)})
-    return sorted(trials, key=lambda e: e["score"], reverse=True)
-''', "test_random_search"),
+    wrong("random search reseeding the global random module", "random_search",
+          _GLOBAL_RANDOM_SEARCH.replace("seed=0):\n", "seed=0):\n    random.seed(seed)\n", 1),
+          "test_random_search"),
     wrong("1cycle holding the book's 0.95 momentum in the last of three phases", "one_cycle",
           _edit("one_cycle", ("(total_steps - 1, initial_lr, min_lr, max_momentum, max_momentum)",
                               "(total_steps - 1, initial_lr, min_lr, 0.95, 0.95)")), "test_one_cycle"),
