@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+import torch.autograd.functional
+import torch.func
 
 _GUARDED_MODULES = (
     "builtins", "math", "random", "numpy", "torch", "torch.nn", "torch.nn.functional",
@@ -356,6 +358,35 @@ def _forbidden_in_globals(function: Callable[..., Any]) -> Iterator[None]:
     finally:
         for scope, key, value in swapped:
             scope[key] = value
+
+
+# --- Gradients by hand -------------------------------------------------------------------------
+
+_ORIGINAL = {"grad": torch.autograd.grad}  # in a dict: a ban swaps globals bound to it
+_AUTOGRAD_ENTRY_POINTS = (
+    (torch.autograd, ("grad", "backward")),
+    (torch.Tensor, ("backward",)),
+    (torch.autograd.functional, ("jacobian", "hessian", "vjp", "jvp", "vhp", "hvp")),
+    (torch.func, ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")),
+)
+
+
+@contextlib.contextmanager
+def by_hand(reason: str, within: object = None) -> Iterator[None]:
+    """Refuse every autograd entry point (`torch.autograd.grad`, `Tensor.backward`, `torch.func`,
+    ...) to student code run in the block: a derivative or `backward` written by hand must not
+    ask autograd for the answer. Run the student's backward with `gradients`, which still works.
+    """
+    with contextlib.ExitStack() as stack:
+        for module, names in _AUTOGRAD_ENTRY_POINTS:
+            stack.enter_context(forbidden(module, names, reason, within=within))
+        yield
+
+
+def gradients(outputs: Any, inputs: Any, grad_outputs: Any = None) -> tuple[Any, ...]:
+    """`torch.autograd.grad` as it was before any ban (None for an input the graph does not
+    reach): how a probe runs a student's hand-written backward inside `by_hand`."""
+    return _ORIGINAL["grad"](outputs, inputs, grad_outputs, allow_unused=True)
 
 
 def _global_scopes(function: Callable[..., Any]) -> list[dict]:

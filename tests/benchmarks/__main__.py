@@ -11,6 +11,7 @@ run       seconds per lab of `autograder run --quick`, and the slowest cells of 
 grade     seconds per submission of `autograder grade`, serial and with --jobs 2, and the
           sandbox's added cost (serial, jailed vs --no-sandbox), on 20 of lab 01; then one
           reference submission of every lab, graded serially
+grade-each  only that last part: one reference submission of each lab (`--labs 03 06` for some)
 capstone  seconds per epoch of the capstone's MLP variants and its CNN (CIFAR-10 shapes)
 shards    200 submissions (reference, blank and buggy answers of every lab) graded serially, and
           as 2 shards at once (two processes) then merged: seconds per submission, in all, the
@@ -39,15 +40,17 @@ from torch import nn
 import labs
 from labs.data import FASHION_MNIST, synthetic_images
 
-SUITES = ("loader", "run", "grade", "capstone", "shards")
+SUITES = ("loader", "run", "grade", "grade-each", "capstone", "shards")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suites", nargs="*", choices=SUITES, default=list(SUITES))
+    parser.add_argument("suites", nargs="*", choices=SUITES,
+                        default=[suite for suite in SUITES if suite != "grade-each"])
     parser.add_argument("--device", default="cpu", help="device for the capstone figures (cpu, cuda)")
     parser.add_argument("--submissions", type=int, default=200, help="submissions the shards figures grade")
+    parser.add_argument("--labs", nargs="*", default=[], help="labs for grade-each (default: all)")
     args = parser.parse_args()
     print(f"# {labs.describe_device(torch.device('cpu'))}, PyTorch {torch.__version__}, "
           f"{os.cpu_count()} logical CPUs")
@@ -55,6 +58,7 @@ def main() -> int:
         start = time.perf_counter()
         print(f"\n## {suite}")
         {"loader": bench_loader, "run": bench_run, "grade": bench_grade,
+         "grade-each": lambda: bench_grade_each_lab(args.labs),
          "capstone": lambda: bench_capstone(args.device),
          "shards": lambda: bench_shards(args.submissions)}[suite]()
         print(f"({suite}: {time.perf_counter() - start:.0f} s)")
@@ -185,15 +189,15 @@ def bench_grade(n_submissions: int = 20) -> None:
     bench_grade_each_lab()
 
 
-def bench_grade_each_lab() -> None:
+def bench_grade_each_lab(lab_ids: list[str] | None = None) -> None:
     """Seconds to grade one reference submission of each lab, serially, jailed (goal: ≤ 15 s)."""
-    from autograder.course import all_labs
+    from autograder.course import all_labs, find_labs
     from autograder.examples import answered, reference_answers
     from autograder.grade import grade
     from autograder.notebooks import read, write
     from autograder.release import release
 
-    labs_ = all_labs()
+    labs_ = find_labs(lab_ids) if lab_ids else all_labs()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         released = release(labs_, root / "release")
