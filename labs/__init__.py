@@ -27,7 +27,13 @@ from labs.device import (
     uses_channels_last,
 )
 from labs.models import make_mlp
-from labs.plots import plot_layer_stats, plot_learning_curves, plot_range_test, plot_schedules
+from labs.plots import (
+    plot_layer_histograms,
+    plot_layer_stats,
+    plot_learning_curves,
+    plot_range_test,
+    plot_schedules,
+)
 from labs.session import banner, quick_mode
 from labs.training import History, accuracy, evaluate, fit
 
@@ -53,6 +59,7 @@ __all__ = [
     "load_fashion_mnist",
     "make_mlp",
     "num_batches",
+    "plot_layer_histograms",
     "plot_layer_stats",
     "plot_learning_curves",
     "plot_range_test",
