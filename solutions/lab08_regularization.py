@@ -8,6 +8,7 @@ test suite fails on any difference. Lab 09 includes the regions `early_stopping`
 """
 
 import copy
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -67,6 +68,33 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     keep = torch.rand_like(x) >= p  # True with probability 1 - p
     return x * keep / (1.0 - p)
     ### END SOLUTION
+
+
+# %% cell: dropout_function
+class DropoutFunction(torch.autograd.Function):
+    """Inverted dropout in training mode, with its backward written by hand."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"The dropout rate p must be between 0 and 1, got {p}.")
+        keep = torch.rand_like(x) >= p  # True with probability 1 - p; never when p = 1
+        ctx.save_for_backward(keep)
+        ctx.p = p
+        if p == 1.0:
+            return torch.zeros_like(x)
+        return x * keep / (1.0 - p)
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
+        ### BEGIN SOLUTION
+        (keep,) = ctx.saved_tensors
+        if ctx.p == 1.0:
+            return torch.zeros_like(grad_out), None
+        return grad_out * keep / (1.0 - ctx.p), None
+        ### END SOLUTION
 
 
 # %% cell: mc_dropout
@@ -149,6 +177,33 @@ class EarlyStopping:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
         ### END SOLUTION
+
+
+# %% cell: restored_epoch
+def restored_epoch(metrics: Sequence[float], patience: int, min_delta: float = 0.0,
+                   mode: str = "min") -> int:
+    """The epoch (from 1) whose weights EarlyStopping(patience, min_delta, mode) would restore."""
+    ### BEGIN SOLUTION
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+    if len(metrics) == 0:
+        raise ValueError("The history is empty: there is no epoch to restore.")
+    best, best_epoch, epochs_without_improvement = None, 0, 0
+    for epoch, metric in enumerate(metrics, start=1):
+        if best is None:
+            improved = True
+        elif mode == "min":
+            improved = metric < best - min_delta
+        else:
+            improved = metric > best + min_delta
+        if improved:
+            best, best_epoch, epochs_without_improvement = metric, epoch, 0
+        else:
+            epochs_without_improvement += 1
+        if epochs_without_improvement >= patience:
+            break
+    return best_epoch
+    ### END SOLUTION
 
 
 # %% cell: q1_dropout_inference

@@ -27,7 +27,9 @@ from autograder.checks.core import (
     number_question,
 )
 from autograder.probes.lab08_regularization import (
+    AGAIN_WHAT,
     BAD_MODE,
+    BAD_MODE_WHAT,
     BAD_RATES,
     BF16_RATE,
     BF16_WHAT,
@@ -37,8 +39,14 @@ from autograder.probes.lab08_regularization import (
     DEFAULT_MAX_NORM_WHAT,
     DEFAULT_MC_PREDICT_WHAT,
     DROPOUT_RATES,
+    EMPTY_WHAT,
     EVAL_RATES,
+    FUNCTION_BAD_RATES,
+    FUNCTION_CASES,
     GRAD_WHAT,
+    GRADCHECK_RATE,
+    GRADCHECK_WHAT,
+    HISTORIES,
     IMAGES_WHAT,
     MAX_NORM_CASES,
     MAX_NORM_LINEARS,
@@ -51,14 +59,18 @@ from autograder.probes.lab08_regularization import (
     NESTED_MAX_NORM_WHAT,
     NESTED_MC_PREDICT_WHAT,
     PLAIN_WHAT,
+    RELU_WHAT,
     RESTORE_FIRST_WHAT,
     SELU_WHAT,
     TRAINING_WHAT,
+    TWICE_WHAT,
     TWO_POINT_WHAT,
     UNTOUCHED,
     Nested,
     TwoBranches,
     call_text,
+    function_what,
+    history_what,
     max_norm_what,
     nested_penalty_what,
 )
@@ -388,6 +400,195 @@ def test_dropout(got, want):
     expect_close(got[f"{GRAD_WHAT} grad"], (out != 0).float() / 0.6, rtol=1e-5, atol=1e-6,
                  what="gradient of dropout(x, 0.4, True).sum() with respect to x",
                  hint="The gradient is the mask divided by (1 - p).")
+
+
+# --- dropout's backward, by hand ---------------------------------------------------------------
+
+def _tolerances(dtype: torch.dtype) -> dict[str, float]:
+    """Float64 to a few ulps (a float32 mask or scale is 1e-8 off); bfloat16 to its rounding."""
+    return {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-2, "atol": 1e-2}
+
+
+def _function_output(got, want, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The output the student's Function returned for `what`, with the x it was given."""
+    x, out = want[f"{what} x"], got[what]
+    expect(type(out) is torch.Tensor, f"{what} must return a tensor, got {_kind(out)}.")
+    expect(out.shape == x.shape, f"{what} changed the shape: {tuple(x.shape)} → {tuple(out.shape)}.")
+    expect(out.dtype == x.dtype,
+           f"{what} returned {out.dtype}: keep x's dtype (x * mask with a bool mask from "
+           "torch.rand_like(x) keeps it; a float32 mask makes a bfloat16 x float32).")
+    return x, out
+
+
+def _check_function_output(what: str, x: torch.Tensor, out: torch.Tensor, p: float) -> None:
+    """Inverted dropout's forward: about a fraction p of the nonzero entries of x dropped, the
+    rest x / (1 - p)."""
+    expect(not bool(out.isnan().any()), f"{what} returned NaN" + (
+        ": with p = 1 every entry is dropped, return zeros (do not divide by 1 - p = 0)."
+        if p == 1.0 else "."))
+    if p == 1.0:
+        expect(bool((out == 0).all()), f"{what} must return all zeros: p = 1 drops every entry.")
+        return
+    known = x != 0  # where x is 0 the output is 0, kept or not
+    kept = (out != 0) & known
+    dropped = 1.0 - kept[known].double().mean().item()
+    expect(abs(dropped - p) < 0.05, f"{what} zeroed {dropped:.1%} of the nonzero entries, expected "
+                                    f"about {p:.0%} (each entry dropped with probability p).")
+    expected = x[kept].double() / (1 - p)
+    if not torch.allclose(out[kept].double(), expected, **_tolerances(x.dtype)) and \
+            torch.allclose(out[kept].double(), expected, rtol=1e-6, atol=1e-8):
+        fail(f"{what}: the kept entries are x / (1 - p) {FLOAT32_ROUNDING}")
+    expect_close(out[kept], expected, **_tolerances(x.dtype),
+                 what=f"{what}: the kept entries", hint="Kept entries are x / (1 - p).")
+
+
+FLOAT32_ROUNDING = ("only to float32 rounding: build the mask and the scale in x's dtype (a bool mask "
+                    "from torch.rand_like(x), divided by (1 - p) with x), not with torch.rand(shape) "
+                    "or .float().")
+
+
+def _expected_gradient(x: torch.Tensor, keep: torch.Tensor, upstream: torch.Tensor,
+                       p: float) -> torch.Tensor:
+    """PyTorch's own gradient, in float64, of x * keep / (1 - p) for the FIXED mask `keep` (the
+    one the student's forward drew; all False when p = 1)."""
+    leaf = x.detach().double().requires_grad_()
+    output = leaf * keep / (1.0 - p) if p < 1.0 else leaf * keep
+    return torch.autograd.grad(output, leaf, upstream.double())[0]
+
+
+def _gradient_mistake(grad: torch.Tensor, expected: torch.Tensor, keep: torch.Tensor,
+                      upstream: torch.Tensor, p: float) -> str:
+    """What a wrong gradient looks like, in words ("" if it looks like none of the usual mistakes)."""
+    upstream = upstream.double()
+    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+    shapes = (
+        (-expected, "has the wrong sign: the gradient is +grad_out * mask / (1 - p)."),
+        (upstream * keep, f"is missing the 1 / (1 - p) scale (here × {scale:.4g}): the forward "
+                          "scales the kept entries, so their gradient is scaled alike."),
+        (upstream, "is grad_out unmasked: the dropped entries did not reach the output, so their "
+                   "gradient is 0 (multiply by the mask)."),
+        (upstream * scale, "is not masked: the dropped entries did not reach the output, so their "
+                           "gradient is 0 (multiply by the mask)."),
+    )
+    for wrong, message in shapes:
+        if not torch.allclose(wrong, expected) and torch.allclose(grad, wrong, rtol=1e-6, atol=1e-8):
+            return message
+    if torch.allclose(grad, expected, rtol=1e-6, atol=1e-8):
+        return f"is right {FLOAT32_ROUNDING}"
+    if not torch.equal(grad != 0, keep):
+        return ("passes the gradient through other entries than those forward kept: use the mask "
+                "forward drew, saved in ctx (ctx.save_for_backward(mask)), never a new one.")
+    return ""
+
+
+def _check_function_gradient(what: str, grad: object, x: torch.Tensor, out: torch.Tensor,
+                             upstream: torch.Tensor, p: float) -> None:
+    """The gradient is autograd's for the mask the student's forward drew (where x is not 0,
+    kept ⇔ output ≠ 0), in x's dtype, to float64 precision."""
+    expect(type(grad) is torch.Tensor,
+           f"the backward of {what} gave {_kind(grad)} as the gradient of x: return "
+           "(grad_out * mask / (1 - p), None).")
+    expect(grad.shape == x.shape and grad.dtype == x.dtype,
+           f"the gradient of x from {what} is {grad.dtype} {tuple(grad.shape)}, expected "
+           f"{x.dtype} {tuple(x.shape)}.")
+    expect(not bool(grad.isnan().any()),
+           f"the backward of {what} returned NaN: with p = 1 the gradient is 0 everywhere (do "
+           "not divide by 1 - p = 0).")
+    known = x != 0
+    keep = (out != 0) & known
+    expected = _expected_gradient(x, keep, upstream, p)
+    mine = grad.double()
+    if torch.allclose(mine[known], expected[known], **_tolerances(x.dtype)):
+        return
+    mistake = _gradient_mistake(mine[known], expected[known], keep[known], upstream[known], p)
+    if mistake:
+        fail(f"the gradient from {what} {mistake}")
+    expect_close(mine[known], expected[known], **_tolerances(x.dtype),
+                 what=f"the gradient of x from {what}",
+                 hint="d(x * mask / (1 - p))/dx = mask / (1 - p), times grad_out.")
+
+
+def _check_untouched(got, what: str) -> None:
+    x_same, upstream_same = got[f"{what}{UNTOUCHED}"]
+    expect(x_same is True, f"{what} changed x in place: leave it as it is and return a new tensor.")
+    expect(upstream_same is True, f"the backward of {what} changed grad_out in place: compute a new "
+                                  "tensor (grad_out * mask / (1 - p), no mul_ on grad_out).")
+
+
+def _function_case(got, want, what: str, p: float) -> tuple[torch.Tensor, object]:
+    """Judge one case of the probe's `_function_case`; return the output and the recorded gradient."""
+    x, out = _function_output(got, want, what)
+    _check_function_output(what, x, out, p)
+    gradient = got[f"{what} gradient"]
+    expect(type(gradient) is list and len(gradient) >= 1,
+           f"the backward of {what} returned {_kind(gradient)}.")
+    _check_untouched(got, what)
+    return out, gradient
+
+
+def test_dropout_function(got, want):
+    expect(got["is a Function"] is True, "DropoutFunction must subclass torch.autograd.Function.")
+    for p, dtype in FUNCTION_CASES:
+        what = function_what(p, dtype)
+        out, gradient = _function_case(got, want, what, p)
+        _check_function_gradient(what, gradient[0], want[f"{what} x"], out, want[f"{what} grad_out"], p)
+    for p in FUNCTION_BAD_RATES:
+        raised = got[f"DropoutFunction.apply(x, {p})"]
+        expect(type(raised) is list and "ValueError" in raised,
+               f"DropoutFunction.apply(x, {p}) should raise a ValueError: p must lie in [0, 1].")
+    _check_relu_case(got, want)
+
+    out, (first, second) = _function_case(got, want, TWICE_WHAT, 0.4)
+    x, upstream = want[f"{TWICE_WHAT} x"], want[f"{TWICE_WHAT} grad_out"]
+    _check_function_gradient(TWICE_WHAT, first, x, out, upstream, 0.4)
+    expect(type(second) is torch.Tensor and torch.equal(second, first),
+           f"{TWICE_WHAT}: the second backward gave another gradient than the first. backward must "
+           "not change what ctx holds (no in-place operation on the saved mask).")
+
+    x, upstreams = want[f"{AGAIN_WHAT} x"], want[f"{AGAIN_WHAT} grad_out"]
+    outputs = [got[f"{AGAIN_WHAT}: call {call}"] for call in (1, 2)]
+    for out in outputs:
+        expect(type(out) is torch.Tensor and out.shape == x.shape,
+               f"{AGAIN_WHAT}: each call must return a tensor shaped like x.")
+    expect(not torch.equal(outputs[0] != 0, outputs[1] != 0),
+           "two calls of DropoutFunction.apply(x, 0.5) dropped the same entries: draw a new mask "
+           "in every forward.")
+    for call, out, upstream in zip((1, 2), outputs, upstreams, strict=True):
+        grad = got[f"{AGAIN_WHAT}: gradient {call}"][0]
+        other = outputs[2 - call]
+        if type(grad) is torch.Tensor and grad.shape == x.shape and \
+                torch.equal(grad != 0, other != 0) and not torch.equal(grad != 0, out != 0):
+            fail(f"{AGAIN_WHAT}: the backward of call {call} used the mask of call {3 - call}. Keep "
+                 "each call's mask in its own ctx (ctx.save_for_backward(mask)), not in a class "
+                 "attribute, a global or a tensor that the next call overwrites.")
+        _check_function_gradient(f"DropoutFunction.apply(x, 0.5), call {call}", grad, x, out, upstream, 0.5)
+
+    expect(got[GRADCHECK_WHAT] is True,
+           "torch.autograd.gradcheck(lambda x: (torch.manual_seed(0), DropoutFunction.apply(x, "
+           f"{GRADCHECK_RATE}))[1], (x,)) fails on a float64 x: with the same seed your forward must "
+           "draw the same mask every call (draw it from torch's generator: torch.rand_like or "
+           "torch.bernoulli), and backward must be its exact derivative.")
+
+
+def _check_relu_case(got, want) -> None:
+    """Where x is 0 the output is 0 whether kept or not, yet a kept entry passes its gradient:
+    about a fraction 1 - p of them, each grad_out / (1 - p)."""
+    p = 0.5
+    out, gradient = _function_case(got, want, RELU_WHAT, p)
+    x, upstream = want[f"{RELU_WHAT} x"], want[f"{RELU_WHAT} grad_out"]
+    grad = gradient[0]
+    _check_function_gradient(RELU_WHAT, grad, x, out, upstream, p)
+    zeros = x == 0
+    at_zeros, scaled = grad[zeros].double(), upstream[zeros].double() / (1 - p)
+    passed = at_zeros != 0
+    expect(passed.any(),
+           f"{RELU_WHAT}: the gradient is 0 wherever x is 0. A kept entry whose x is 0 still passes "
+           "its gradient on (the derivative of x * m / (1 - p) is m / (1 - p), whatever x): use the "
+           "mask forward drew, not output != 0 or x != 0.")
+    share = passed.double().mean().item()
+    expect(torch.allclose(at_zeros[passed], scaled[passed]) and abs(share - (1 - p)) < 0.1,
+           f"{RELU_WHAT}: where x is 0, about half of the gradient should be grad_out / (1 - p) "
+           "(the kept entries) and the rest 0.")
 
 
 # --- MC dropout ------------------------------------------------------------------------------
@@ -724,6 +925,52 @@ def test_early_stopping(got, want):
     expect(math.isclose(final_loss, min(losses), rel_tol=0, abs_tol=1e-4 * max(1.0, abs(min(losses)))),
            f"after labs.fit with your EarlyStopping the model's validation loss is {final_loss:.4f}, "
            f"but the best epoch had {min(losses):.4f}: restore(model) must load the best weights.")
+
+
+# --- the epoch early stopping restores ---------------------------------------------------------
+
+# Why each of the probe's HISTORIES restores the epoch it does.
+HISTORY_RULES = (
+    "A history of one epoch: its only epoch is the best, epoch 1 (epochs count from 1).",
+    "Training stops after epoch 5 (epochs 3, 4 and 5 bring no improvement, patience 3), so epoch "
+    "6's better 0.5 is never seen: early stopping restores epoch 2, the best up to the stop.",
+    "With min_delta=0.1 an improvement must beat the best by more than 0.1: 0.95 and 0.92 do not "
+    "beat 1.0, 0.85 does (epoch 4), 0.84 and 0.83 do not beat 0.85; training stops after epoch 7 "
+    "and restores epoch 4.",
+    "A metric equal to the best is no improvement: the 0.6 of epochs 3 and 5 ties epoch 2's, so "
+    "epoch 2 stays the best; training stops after epoch 6.",
+    "With mode='max' higher is better: 0.62 (epoch 2) is the best until training stops after "
+    "epoch 4 (0.6 and 0.61 are no improvement, patience 2); epoch 5's 0.7 is never seen.",
+    "With mode='max' and min_delta=0.05 an improvement must exceed best + 0.05: 0.54 does not "
+    "(0.55), 0.58 does (epoch 3), 0.6 does not (0.63); training stops after epoch 5 and restores "
+    "epoch 3.",
+    "Each epoch without improvement is followed by an improvement, so with patience 2 training "
+    "never stops: the best of all 7 epochs is epoch 6.",
+    "With patience 1 training stops after the first epoch without improvement, epoch 3: epoch 4's "
+    "0.2 is never seen, and epoch 2 is restored.",
+    "A NaN metric is no improvement (every comparison with NaN is False, as in EarlyStopping.step) "
+    "and counts as an epoch without improvement: epochs 3 (0.7), 4 (NaN) and 5 (0.65) stop "
+    "training with patience 3, so epoch 2 is restored.",
+    "Two NaN epochs in a row are two epochs without improvement: with patience 2 training stops "
+    "after epoch 4 and restores epoch 2 (0.7).",
+    "Epoch 3 (0.4 - 1e-9) improves on 0.4 by less than float32 can see: compare the Python floats "
+    "(float64) as given; training then stops after epoch 5 and restores epoch 3.",
+)
+
+
+def test_restored_epoch(got, want):
+    for (metrics, patience, options), rule in zip(HISTORIES, HISTORY_RULES, strict=True):
+        what = history_what(metrics, patience, options)
+        epoch, expected = got[what], want[what]
+        expect(type(epoch) is int, f"{what} returned {_kind(epoch)}: return the epoch as an int.")
+        expect(epoch == expected, f"{what} returned {epoch}, expected {expected}. {rule}")
+        expect(got[f"{what}{UNTOUCHED}"] is True,
+               f"{what} changed the list it was given: only read the history.")
+    for what, reason in ((EMPTY_WHAT, "an empty history has no epoch to restore"),
+                         (BAD_MODE_WHAT, "mode is 'min' or 'max'")):
+        raised = got[what]
+        expect(type(raised) is list and "ValueError" in raised,
+               f"{what} should raise a ValueError: {reason}.")
 
 
 # --- concept questions -----------------------------------------------------------------------

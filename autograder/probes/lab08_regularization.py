@@ -10,12 +10,15 @@ parameters, modes and states of the models it was given); the checks judge it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import labs
-from autograder.probes.core import answer, forbidden, probe, with_class_globals
+from autograder.probes.core import answer, by_hand, forbidden, gradients, probe, with_class_globals
 
 F_DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
               "feature_alpha_dropout")
@@ -245,6 +248,115 @@ def test_dropout(see, dropout):
     see.call(f"{GRAD_WHAT} backward", _backward, out,
              what="dropout(x, 0.4, True).sum().backward()", record=False)
     see(f"{GRAD_WHAT} grad", leaf.grad)
+
+
+# --- dropout's backward, by hand ---------------------------------------------------------------
+
+NO_AUTOGRAD_IN_BACKWARD = ("DropoutFunction.backward must compute its gradient by hand, "
+                           "grad_out * mask / (1 - p): no torch.autograd.grad, .backward() or "
+                           "torch.func inside it.")
+NO_LIBRARY_IN_FUNCTION = ("DropoutFunction must draw its mask itself (torch.rand_like or "
+                          "torch.bernoulli), without F.dropout, torch.dropout, torch.native_dropout "
+                          "or nn.Dropout.")
+# (p, dtype) of each case: x has no zeros, so the mask is where the output is not 0.
+FUNCTION_CASES = ((0.3, torch.float64), (0.6, torch.float64), (0.0, torch.float64),
+                  (1.0, torch.float64), (0.25, torch.bfloat16))
+FUNCTION_BAD_RATES = (-0.2, 1.5)
+FUNCTION_SHAPE = (40, 50)
+RELU_WHAT = "DropoutFunction.apply(x, 0.5) on a float64 ReLU output (half of x is 0)"
+AGAIN_WHAT = "DropoutFunction.apply(x, 0.5) called twice, then the backward of each"
+TWICE_WHAT = "DropoutFunction.apply(x, 0.4), its backward run twice (retain_graph=True)"
+GRADCHECK_WHAT = "gradcheck with a fixed seed"
+GRADCHECK_RATE = 0.3
+# torch.autograd.grad, bound before any student code runs (the kernel imports the probes first),
+# in a dict since a ban swaps the globals bound to it; unlike `gradients` it can keep the graph.
+_AUTOGRAD = {"grad": torch.autograd.grad}
+
+
+def function_what(p: float, dtype: torch.dtype) -> str:
+    return f"DropoutFunction.apply(x, {p}) on a {str(dtype).removeprefix('torch.')} x"
+
+
+def _apply(DropoutFunction: type, x: torch.Tensor, p: float) -> torch.Tensor:
+    return DropoutFunction.apply(x, p)
+
+
+def _twice(output: torch.Tensor, x: torch.Tensor, upstream: torch.Tensor) -> list:
+    """The same graph's backward run twice: the first keeps the graph for the second."""
+    first = _AUTOGRAD["grad"](output, x, upstream, retain_graph=True, allow_unused=True)
+    return [first[0], gradients(output, x, upstream)[0]]
+
+
+def _leaf(values: torch.Tensor) -> torch.Tensor:
+    return values.detach().clone().requires_grad_()
+
+
+def _function_case(see, DropoutFunction: type, what: str, x: torch.Tensor, p: float,
+                   upstream: torch.Tensor, twice: bool = False) -> None:
+    """Apply the student's Function, run its backward by hand; record the output, the gradient
+    (both of them with `twice`), and whether x and the upstream gradient are as they were."""
+    see(f"{what} x", x)
+    see(f"{what} grad_out", upstream)
+    originals = x.detach().clone(), upstream.clone()
+    with _by_hand_only(DropoutFunction):
+        output = see.call(what, _apply, DropoutFunction, x, p, what=what)
+        backward = _twice if twice else gradients
+        see.call(f"{what} gradient", backward, output, x, upstream, what=f"the backward of {what}")
+    see(f"{what}{UNTOUCHED}", [torch.equal(x.detach(), originals[0]), torch.equal(upstream, originals[1])])
+
+
+@contextlib.contextmanager
+def _by_hand_only(DropoutFunction: type) -> Iterator[None]:
+    """No autograd inside the student's backward, no library dropout inside the Function."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(by_hand(NO_AUTOGRAD_IN_BACKWARD, within=DropoutFunction))
+        for module, names in ((F, F_DROPOUTS), (torch, TORCH_DROPOUTS), (nn, NN_DROPOUTS)):
+            stack.enter_context(forbidden(module, names, NO_LIBRARY_IN_FUNCTION, within=DropoutFunction))
+        yield
+
+
+def _seeded_gradcheck(DropoutFunction: type, x: torch.Tensor) -> bool:
+    """torch.autograd.gradcheck with the same seed before every call, so the same mask."""
+
+    def seeded(values: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(0)
+        return DropoutFunction.apply(values, GRADCHECK_RATE)
+
+    return torch.autograd.gradcheck(seeded, (x,), raise_exception=False)
+
+
+@probe
+def test_dropout_function(see, DropoutFunction):
+    see("is a Function", isinstance(DropoutFunction, type)
+        and issubclass(DropoutFunction, torch.autograd.Function))
+    data = torch.Generator().manual_seed(70)  # the same inputs whatever the student's code draws
+    for p, dtype in FUNCTION_CASES:
+        x = _leaf((torch.rand(FUNCTION_SHAPE, generator=data) + 0.5).to(dtype))
+        upstream = torch.randn(FUNCTION_SHAPE, generator=data).to(dtype)
+        _function_case(see, DropoutFunction, function_what(p, dtype), x, p, upstream)
+    for p in FUNCTION_BAD_RATES:
+        with _by_hand_only(DropoutFunction):
+            see.raises(f"DropoutFunction.apply(x, {p})", _apply, DropoutFunction,
+                       _leaf(torch.rand(3, 4, dtype=torch.float64) + 0.5), p)
+    relu = _leaf(torch.relu(torch.randn(FUNCTION_SHAPE, generator=data, dtype=torch.float64)))
+    _function_case(see, DropoutFunction, RELU_WHAT, relu, 0.5,
+                   torch.randn(FUNCTION_SHAPE, generator=data, dtype=torch.float64))
+    _function_case(see, DropoutFunction, TWICE_WHAT,
+                   _leaf(torch.rand(FUNCTION_SHAPE, generator=data, dtype=torch.float64) + 0.5), 0.4,
+                   torch.randn(FUNCTION_SHAPE, generator=data, dtype=torch.float64), twice=True)
+    x = _leaf(torch.rand(FUNCTION_SHAPE, generator=data, dtype=torch.float64) + 0.5)
+    upstreams = [torch.randn(FUNCTION_SHAPE, generator=data, dtype=torch.float64) for _ in range(2)]
+    see(f"{AGAIN_WHAT} x", x)
+    see(f"{AGAIN_WHAT} grad_out", upstreams)
+    with _by_hand_only(DropoutFunction):
+        outputs = [see.call(f"{AGAIN_WHAT}: call {call}", _apply, DropoutFunction, x, 0.5,
+                            what=f"DropoutFunction.apply(x, 0.5), call {call}") for call in (1, 2)]
+        for call, output, upstream in zip((1, 2), outputs, upstreams, strict=True):
+            see.call(f"{AGAIN_WHAT}: gradient {call}", gradients, output, x, upstream,
+                     what=f"the backward of DropoutFunction.apply(x, 0.5), call {call}")
+    small = _leaf(torch.rand(4, 5, generator=data, dtype=torch.float64) + 0.5)
+    see.call(GRADCHECK_WHAT, _seeded_gradcheck, DropoutFunction, small,
+             what="torch.autograd.gradcheck on DropoutFunction.apply(x, 0.3) with a fixed seed")
 
 
 # --- MC dropout ------------------------------------------------------------------------------
@@ -542,6 +654,42 @@ def test_early_stopping(see, EarlyStopping):
                        progress=False, what=FIT_WHAT, record=False)
     see("valid losses", history["valid_loss"])
     see("net after fit", net.state_dict())
+
+
+# --- the epoch early stopping restores ---------------------------------------------------------
+
+NAN = float("nan")
+# (metrics, patience, keyword arguments): the validation histories restored_epoch replays.
+HISTORIES = (
+    ([0.7], 3, {}),
+    ((0.9, 0.7, 0.75, 0.8, 0.85, 0.5), 3, {}),
+    ([1.0, 0.95, 0.92, 0.85, 0.84, 0.83, 0.9], 3, {"min_delta": 0.1}),
+    ([0.8, 0.6, 0.6, 0.7, 0.6, 0.65], 4, {}),
+    ([0.5, 0.62, 0.6, 0.61, 0.7, 0.69, 0.68], 2, {"mode": "max"}),
+    ([0.5, 0.54, 0.58, 0.6, 0.52], 2, {"min_delta": 0.05, "mode": "max"}),
+    ([3.0, 2.5, 2.6, 2.2, 2.3, 2.1, 2.15], 2, {}),
+    ([0.4, 0.3, 0.35, 0.2], 1, {}),
+    ([0.9, 0.6, 0.7, NAN, 0.65, 0.5], 3, {}),
+    ([0.5, 0.7, NAN, NAN, 0.9], 2, {"mode": "max"}),
+    ([0.5, 0.4, 0.4 - 1e-9, 0.41, 0.42], 2, {"min_delta": 0.0, "mode": "min"}),
+)
+EMPTY_WHAT = "restored_epoch([], 2)"
+BAD_MODE_WHAT = "restored_epoch([0.5, 0.4], 2, mode='median')"
+
+
+def history_what(metrics, patience: int, options: dict) -> str:
+    return f"restored_epoch({list(metrics)}, {call_text((patience,), options)})"
+
+
+@probe
+def test_restored_epoch(see, restored_epoch):
+    for metrics, patience, options in HISTORIES:
+        what = history_what(metrics, patience, options)
+        given = type(metrics)(metrics)  # a copy: did the function change the caller's list?
+        see.call(what, restored_epoch, given, patience, what=what, **options)
+        see(f"{what}{UNTOUCHED}", list(given) == list(metrics))  # the same NaN object: equal
+    see.raises(EMPTY_WHAT, restored_epoch, [], 2)
+    see.raises(BAD_MODE_WHAT, restored_epoch, [0.5, 0.4], 2, mode="median")
 
 
 # --- concept questions -----------------------------------------------------------------------

@@ -104,6 +104,340 @@ def mc_predict(model, X, n_samples=100):
              "test_apply_max_norm", ("model.modules()", "model.children()")),
 ]
 
+
+def _function_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference DropoutFunction, written as the edit that makes it."""
+    return _mistake(name, "dropout_function", "test_dropout_function", *changes)
+
+
+def _restored_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference restored_epoch, written as the edit that makes it."""
+    return _mistake(name, "restored_epoch", "test_restored_epoch", *changes)
+
+
+FUNCTION_MISTAKES = [
+    _function_mistake("DropoutFunction backward without the 1/(1-p) scale",
+                      ("return grad_out * keep / (1.0 - ctx.p), None", "return grad_out * keep, None")),
+    _function_mistake("DropoutFunction backward returning grad_out unmasked",
+                      ("return grad_out * keep / (1.0 - ctx.p), None",
+                       "return grad_out / (1.0 - ctx.p), None")),
+    _function_mistake("DropoutFunction backward with the wrong sign",
+                      ("return grad_out * keep / (1.0 - ctx.p), None",
+                       "return -grad_out * keep / (1.0 - ctx.p), None")),
+    _function_mistake("DropoutFunction backward returning one value instead of two",
+                      ("return grad_out * keep / (1.0 - ctx.p), None",
+                       "return grad_out * keep / (1.0 - ctx.p)")),
+    _function_mistake("DropoutFunction backward dividing by 1 - p = 0 when p = 1 (NaN)",
+                      ("        if ctx.p == 1.0:\n            return torch.zeros_like(grad_out), None\n",
+                       "")),
+    _function_mistake("DropoutFunction without the ValueError",
+                      ("        if not 0.0 <= p <= 1.0:\n            raise ValueError(f\"The dropout rate p "
+                       "must be between 0 and 1, got {p}.\")\n", "")),
+    _function_mistake("DropoutFunction forward that masks x in place",
+                      ("return x * keep / (1.0 - p)", "return x.mul_(keep).div_(1.0 - p)")),
+    _function_mistake("DropoutFunction backward that scales grad_out in place",
+                      ("return grad_out * keep / (1.0 - ctx.p), None",
+                       "return grad_out.mul_(keep).div_(1.0 - ctx.p), None")),
+    wrong("DropoutFunction backward drawing a new mask", "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        ctx.p = p
+        if p == 1:
+            return torch.zeros_like(x)
+        return x * (torch.rand_like(x) >= p) / (1 - p)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if ctx.p == 1:
+            return torch.zeros_like(grad_out), None
+        return grad_out * (torch.rand_like(grad_out) >= ctx.p) / (1 - ctx.p), None
+''', "test_dropout_function"),
+    wrong("DropoutFunction with a float32 mask and scale (float64 rounded, bfloat16 becomes float32)",
+          "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        mask = (torch.rand(x.shape) >= p).float() / (1 - p) if p < 1 else torch.zeros(x.shape)
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (mask,) = ctx.saved_tensors
+        return grad_out * mask, None
+''', "test_dropout_function"),
+    wrong("DropoutFunction keeping its mask in a class attribute (the next call overwrites it)",
+          "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    mask = None
+
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        keep = (torch.rand_like(x) >= p).to(x.dtype)
+        DropoutFunction.mask = keep / (1 - p) if p < 1 else keep
+        return x * DropoutFunction.mask
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out * DropoutFunction.mask, None
+''', "test_dropout_function"),
+    wrong("DropoutFunction saving a shared mask buffer that the next call refills in place",
+          "dropout_function", '''
+BUFFERS = {}
+
+
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        mask = BUFFERS.setdefault((x.shape, x.dtype), torch.empty_like(x))
+        mask.bernoulli_(1 - p)  # reused: the next call overwrites this tensor
+        ctx.mask, ctx.p = mask, p
+        return x * mask / (1 - p) if p < 1 else torch.zeros_like(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if ctx.p == 1:
+            return torch.zeros_like(grad_out), None
+        return grad_out * ctx.mask / (1 - ctx.p), None
+''', "test_dropout_function"),
+    wrong("DropoutFunction recovering the mask from output != 0 (kept zeros get no gradient)",
+          "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        out = x * (torch.rand_like(x) >= p) / (1 - p) if p < 1 else torch.zeros_like(x)
+        ctx.save_for_backward(out)
+        ctx.p = p
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (out,) = ctx.saved_tensors
+        if ctx.p == 1:
+            return torch.zeros_like(grad_out), None
+        return grad_out * (out != 0) / (1 - ctx.p), None
+''', "test_dropout_function"),
+    wrong("DropoutFunction backward that scales its saved mask in place (a second backward differs)",
+          "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        ctx.mask = (torch.rand_like(x) >= p).to(x.dtype)
+        ctx.p = p
+        return x * ctx.mask / (1 - p) if p < 1 else torch.zeros_like(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if ctx.p == 1:
+            return torch.zeros_like(grad_out), None
+        ctx.mask /= 1 - ctx.p
+        return grad_out * ctx.mask, None
+''', "test_dropout_function"),
+    wrong("DropoutFunction backward that asks autograd", "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not 0 <= p <= 1:
+            raise ValueError(p)
+        keep = torch.rand_like(x) >= p
+        ctx.save_for_backward(x, keep)
+        ctx.p = p
+        return x * keep / (1 - p) if p < 1 else torch.zeros_like(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, keep = ctx.saved_tensors
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_()
+            out = leaf * keep / (1 - ctx.p) if ctx.p < 1 else leaf * keep
+            return torch.autograd.grad(out, leaf, grad_out)[0], None
+''', "test_dropout_function"),
+    wrong("DropoutFunction built on F.dropout", "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        out = torch.nn.functional.dropout(x, p, training=True)
+        ctx.save_for_backward(out != 0)
+        ctx.p = p
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (keep,) = ctx.saved_tensors
+        return (grad_out * keep / (1 - ctx.p) if ctx.p < 1 else grad_out * 0), None
+''', "test_dropout_function"),
+]
+
+FUNCTION_ALTERNATIVES = [
+    right("DropoutFunction saving the scaled mask in x's dtype", "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if p < 0 or p > 1:
+            raise ValueError(f"p={p} is not a probability")
+        if p == 1:
+            scaled = torch.zeros_like(x)
+        else:
+            scaled = (torch.rand_like(x) >= p).to(x.dtype) / (1 - p)
+        ctx.save_for_backward(scaled)
+        return x * scaled
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (scaled,) = ctx.saved_tensors
+        return grad_out * scaled, None
+'''),
+    right("DropoutFunction with torch.bernoulli, torch.where and ctx.needs_input_grad",
+          "dropout_function", '''
+class DropoutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if not (0 <= p <= 1):
+            raise ValueError("dropout probability must be in [0, 1]")
+        keep = torch.bernoulli(torch.full_like(x, 1 - p)).bool()
+        ctx.mask, ctx.scale = keep, (0.0 if p == 1 else 1 / (1 - p))
+        return torch.where(keep, x * ctx.scale, torch.zeros_like(x))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.where(ctx.mask, grad_out * ctx.scale, torch.zeros_like(grad_out))
+        return grad_x, None
+'''),
+]
+
+RESTORED_EPOCH_MISTAKES = [
+    _restored_mistake("restored_epoch counting epochs from 0",
+                      ("enumerate(metrics, start=1)", "enumerate(metrics)")),
+    _restored_mistake("restored_epoch ignoring min_delta",
+                      ("metric < best - min_delta", "metric < best"),
+                      ("metric > best + min_delta", "metric > best")),
+    _restored_mistake("restored_epoch letting a tie take the later epoch",
+                      ("metric < best - min_delta", "metric <= best - min_delta"),
+                      ("metric > best + min_delta", "metric >= best + min_delta")),
+    _restored_mistake("restored_epoch ignoring mode='max'",
+                      ('elif mode == "min":', "else:"),
+                      ("        else:\n            improved = metric > best + min_delta\n", "")),
+    _restored_mistake("restored_epoch subtracting min_delta in mode 'max' (wrong sign)",
+                      ("metric > best + min_delta", "metric > best - min_delta")),
+    _restored_mistake("restored_epoch stopping one epoch late (count > patience)",
+                      (">= patience", "> patience")),
+    _restored_mistake("restored_epoch returning the stopping epoch",
+                      ("            break\n", "            return epoch\n")),
+    _restored_mistake("restored_epoch without the ValueError for an empty history",
+                      ('    if len(metrics) == 0:\n        raise ValueError("The history is empty: there is '
+                       'no epoch to restore.")\n', "")),
+    wrong("restored_epoch taking the best epoch of the whole history", "restored_epoch", '''
+def restored_epoch(metrics, patience, min_delta=0.0, mode="min"):
+    if mode not in ("min", "max") or len(metrics) == 0:
+        raise ValueError(mode)
+    values = list(metrics)
+    best = min(values) if mode == "min" else max(values)
+    return values.index(best) + 1
+''', "test_restored_epoch"),
+    wrong("restored_epoch counting a NaN as an improvement", "restored_epoch", '''
+def restored_epoch(metrics, patience, min_delta=0.0, mode="min"):
+    if mode not in ("min", "max") or len(metrics) == 0:
+        raise ValueError(mode)
+    sign = 1 if mode == "min" else -1
+    best, best_epoch, waited = sign * metrics[0], 1, 0
+    for epoch, metric in enumerate(metrics[1:], start=2):
+        if not sign * metric >= best - min_delta:
+            best, best_epoch, waited = sign * metric, epoch, 0
+        else:
+            waited += 1
+        if waited >= patience:
+            break
+    return best_epoch
+''', "test_restored_epoch"),
+    wrong("restored_epoch comparing in a float32 tensor", "restored_epoch", '''
+def restored_epoch(metrics, patience, min_delta=0.0, mode="min"):
+    if mode not in ("min", "max") or len(metrics) == 0:
+        raise ValueError(mode)
+    values = torch.tensor(metrics) * (1.0 if mode == "min" else -1.0)
+    best_epoch, waited = 1, 0
+    for epoch in range(2, len(values) + 1):
+        if values[epoch - 1] < values[best_epoch - 1] - min_delta:
+            best_epoch, waited = epoch, 0
+        else:
+            waited += 1
+        if waited >= patience:
+            break
+    return best_epoch
+''', "test_restored_epoch"),
+]
+
+RESTORED_EPOCH_ALTERNATIVES = [
+    right("restored_epoch with math.inf and a sign", "restored_epoch", '''
+def restored_epoch(metrics, patience, min_delta=0.0, mode="min"):
+    if mode == "min":
+        sign = 1.0
+    elif mode == "max":
+        sign = -1.0
+    else:
+        raise ValueError("mode must be 'min' or 'max'")
+    if not metrics:
+        raise ValueError("empty history")
+    best_score, best_epoch, counter = math.inf, None, 0
+    for epoch, metric in enumerate(metrics, start=1):
+        score = sign * float(metric)
+        if score < best_score - min_delta:
+            best_score, best_epoch, counter = score, epoch, 0
+        else:
+            counter += 1
+            if counter >= patience:
+                break
+    return best_epoch
+'''),
+    right("restored_epoch replaying the lab's EarlyStopping", "restored_epoch", '''
+def restored_epoch(metrics, patience, min_delta=0.0, mode="min"):
+    if len(metrics) == 0:
+        raise ValueError("nothing to replay")
+    stopper = EarlyStopping(patience, min_delta, mode)
+    model = nn.Linear(1, 1)
+    chosen = None
+    for epoch, metric in enumerate(metrics, start=1):
+        saved = stopper.best_state
+        stop = stopper.step(metric, model)
+        if stopper.best_state is not saved:
+            chosen = epoch
+        if stop:
+            break
+    return chosen
+'''),
+    right("restored_epoch with a while loop over 0-based indices", "restored_epoch", '''
+def restored_epoch(metrics, patience, min_delta=0.0, mode="min"):
+    if mode not in {"min", "max"}:
+        raise ValueError(mode)
+    if len(metrics) < 1:
+        raise ValueError("empty")
+    better = (lambda a, b: a < b - min_delta) if mode == "min" else (lambda a, b: a > b + min_delta)
+    best_index, waited, index = 0, 0, 1
+    while index < len(metrics) and waited < patience:
+        if better(metrics[index], metrics[best_index]):
+            best_index, waited = index, 0
+        else:
+            waited += 1
+        index += 1
+    return best_index + 1
+'''),
+]
+
+
 MISTAKES = [
     *CONTRACT_MISTAKES,
     wrong("ℓ1 penalty includes the biases", "l1_penalty", '''
@@ -446,6 +780,8 @@ def dropout(x, p, training):
         raise ValueError(p)
     return library_dropout(x, p, training)
 ''', "test_dropout"),
+    *FUNCTION_MISTAKES,
+    *RESTORED_EPOCH_MISTAKES,
 ]
 
 ALTERNATIVES = [
@@ -652,4 +988,6 @@ def apply_max_norm_(model, max_norm=2.0, dim=1, eps=1e-8):
 '''),
     right("Q3 as a decimal", "q3_dropout_scale", "Q3 = 1.25"),
     right("Q4 as a decimal", "q4_sgd_weight_decay", "Q4 = 0.001"),
+    *FUNCTION_ALTERNATIVES,
+    *RESTORED_EPOCH_ALTERNATIVES,
 ]

@@ -83,6 +83,74 @@ def test_dropout_edge_cases():
             ref.dropout(x, p, training=True)
 
 
+def test_dropout_function_passes_gradcheck_with_a_fixed_seed():
+    def seeded(x):
+        torch.manual_seed(8)
+        return ref.DropoutFunction.apply(x, 0.3)
+
+    x = (torch.rand(6, 7, dtype=torch.float64) + 0.5).requires_grad_()
+    assert torch.autograd.gradcheck(seeded, (x,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_dropout_function_backward_is_autograds_for_the_same_mask(dtype):
+    torch.manual_seed(9)
+    x = (torch.rand(50, 40) + 0.5).to(dtype).requires_grad_()
+    upstream = torch.randn(50, 40).to(dtype)
+    out = ref.DropoutFunction.apply(x, 0.4)
+    (grad,) = torch.autograd.grad(out, x, upstream)
+    keep = out != 0
+    leaf = x.detach().clone().requires_grad_()
+    (expected,) = torch.autograd.grad(leaf * keep / 0.6, leaf, upstream)
+    assert out.dtype == grad.dtype == dtype
+    assert torch.equal(grad, expected)
+    assert (~keep).float().mean().item() == pytest.approx(0.4, abs=0.05)
+
+
+def test_dropout_function_edge_rates():
+    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(4, 5, dtype=torch.float64)
+    out = ref.DropoutFunction.apply(x, 0.0)
+    assert torch.equal(out, x) and torch.equal(torch.autograd.grad(out, x, upstream)[0], upstream)
+    out = ref.DropoutFunction.apply(x, 1.0)
+    assert torch.equal(out, torch.zeros_like(x))
+    assert torch.equal(torch.autograd.grad(out, x, upstream)[0], torch.zeros_like(x))
+    for p in (-0.1, 1.1):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            ref.DropoutFunction.apply(x, p)
+
+
+def replayed(metrics, patience, min_delta=0.0, mode="min"):
+    """The epoch (from 1) whose weights the reference EarlyStopping restores on `metrics`."""
+    stopper, model = ref.EarlyStopping(patience, min_delta, mode), nn.Linear(1, 1)
+    for epoch, metric in enumerate(metrics, start=1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        if stopper.step(metric, model):
+            break
+    stopper.restore(model)
+    return int(model.weight.item())
+
+
+def test_restored_epoch_agrees_with_early_stopping_on_random_histories():
+    generator = torch.Generator().manual_seed(10)
+    for _ in range(200):
+        n = int(torch.randint(1, 15, (1,), generator=generator))
+        metrics = torch.randint(0, 6, (n,), generator=generator).div(4).tolist()  # many ties
+        patience = int(torch.randint(1, 5, (1,), generator=generator))
+        for options in ({}, {"min_delta": 0.3}, {"mode": "max"}, {"min_delta": 0.3, "mode": "max"}):
+            assert ref.restored_epoch(metrics, patience, **options) == replayed(metrics, patience, **options)
+    nan = float("nan")
+    assert ref.restored_epoch([0.9, 0.6, nan, 0.65, 0.7], 3) == replayed([0.9, 0.6, nan, 0.65, 0.7], 3) == 2
+
+
+def test_restored_epoch_refuses_an_empty_history_and_an_unknown_mode():
+    with pytest.raises(ValueError, match="empty"):
+        ref.restored_epoch([], 2)
+    with pytest.raises(ValueError, match="'min' or 'max'"):
+        ref.restored_epoch([0.5], 2, mode="median")
+
+
 def test_mc_dropout_is_nn_dropout_that_ignores_eval_mode():
     torch.manual_seed(3)
     layer = ref.McDropout(0.3).eval()
@@ -131,6 +199,7 @@ def test_early_stopping_in_labs_fit_restores_the_best_epoch():
     losses = history["valid_loss"]
     assert history.stopped_early and len(losses) == losses.index(min(losses)) + 4
     assert labs.evaluate(net, X_valid, y_valid)[0] == pytest.approx(min(losses))
+    assert ref.restored_epoch(losses, 3) == losses.index(min(losses)) + 1
 
 
 def test_early_stopping_refuses_an_unknown_mode():
