@@ -5,6 +5,9 @@ labs/04_gradient_clipping/04_gradient_clipping.ipynb: `autograder sync` copies i
 the test suite fails on any difference.
 """
 
+import math
+from collections.abc import Sequence
+
 import torch
 
 
@@ -68,6 +71,27 @@ def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None) 
     optimizer.zero_grad()
     return {"loss": loss.item(), "grad_norm_before": grad_norm_before,
             "grad_norm_after": grad_norm_after}
+    ### END SOLUTION
+
+
+# %% cell: divergence_fraction
+def divergence_fraction(histories: Sequence[Sequence[float]], blowup: float = 10.0) -> float:
+    """The fraction of runs that diverged: some loss is not finite, or above `blowup` × the first.
+
+    Every loss is tested, not only the last: a run can come back from a spike. NaN is tested
+    with math.isfinite, since `nan > x` is False for every x and max() over a NaN depends on
+    where it sits.
+    """
+    ### BEGIN SOLUTION
+    if len(histories) == 0:
+        raise ValueError("pass at least one run: a list of loss histories")
+    diverged = 0
+    for losses in histories:
+        if len(losses) == 0:
+            raise ValueError("each history needs at least one loss: pass every run's losses in order")
+        threshold = blowup * losses[0]
+        diverged += any(not math.isfinite(loss) or loss > threshold for loss in losses)
+    return diverged / len(histories)
     ### END SOLUTION
 
 

@@ -15,6 +15,11 @@ returned norm is float64 (or a Python float); train_step applies both clipping o
 are given (in either order), treats max_norm=0.0 as a value (not as "no clipping"), skips frozen
 parameters, keeps float64 precision in its norms and leaves the model's modes and requires_grad
 flags as they were.
+
+`divergence_fraction` must return, on each of the probe's grader-made sets of runs, exactly the
+reference's fraction (each trap has its hint in `DIVERGENCE_HINTS`; a count, a percentage, the
+fraction that did not diverge and a fraction computed in float32 are named as such), and raise
+ValueError for an empty list of runs and for an empty history.
 """
 
 from __future__ import annotations
@@ -37,12 +42,16 @@ from autograder.checks.core import (
 )
 from autograder.probes.lab04_gradient_clipping import (
     CLIP_CONTRACTS,
+    DIVERGENCE_CASES,
+    DIVERGENCE_EMPTY,
     NORM_ABOVE_CASES,
     NORM_BELOW_CASE,
     STEP_CASES,
     STEP_CONTRACTS,
     VALUE_CASES,
+    Runs,
     StepContract,
+    divergence_key,
     norm_key,
     step_key,
     step_model,
@@ -452,6 +461,89 @@ def _step_contract(got: Observed, want: Observed, contract: StepContract) -> Non
     expect(got[f"{key} requires_grad"] == want[f"{key} requires_grad"],
            f"{where} changed the requires_grad flags of the model's parameters: leave frozen "
            "parameters frozen and the others trainable.")
+
+
+FINITE_HINT = ("NaN compares False with everything (nan > x is False, and max() over a list "
+               "with a NaN skips it unless it comes first), so test every loss with "
+               "math.isfinite(loss), which is False for NaN, +inf and -inf.")
+
+# What each set of runs of the probe's DIVERGENCE_CASES (keyed by Runs.name) shows.
+DIVERGENCE_HINTS = {
+    "falling": "no loss here is above 10 × its run's first loss or non-finite: no run diverged.",
+    "nan at the end": f"a run whose losses end in NaN diverged. {FINITE_HINT}",
+    "nan in the middle": "a run with a NaN in the middle diverged, even if numbers follow: test "
+                         f"every loss, not only the last one. {FINITE_HINT}",
+    "nan first": f"a run whose first loss is NaN diverged. {FINITE_HINT}",
+    "inf at the end": "a run that reaches inf diverged: inf is not finite.",
+    "inf first": "a run whose first loss is inf diverged: blowup × inf is inf, so no later loss "
+                 "is above it; test math.isfinite(loss) on every loss, the first one included "
+                 "(math.isnan alone misses inf).",
+    "-inf": "a run that reaches -inf diverged: -inf is not finite either. Test "
+            "math.isfinite(loss), not only math.isnan(loss) or loss == math.inf.",
+    "spike that recovers": "a run with one loss above blowup × its first loss (5.5 > 10 × 0.5) "
+                           "diverged even though it came back down: test every loss against "
+                           "blowup × the run's first loss, not only the last one.",
+    "spike at the threshold": "a loss equal to blowup × the first loss (5.0 = 10 × 0.5) is not "
+                              "above it: use >, not >=.",
+    "relative to the first loss": "a loss above blowup × its run's own first loss diverged: 2.0 > "
+                                  "10 × 0.1 did, 100 < 10 × 40 did not (the threshold is relative "
+                                  "to the first loss, not blowup itself).",
+    "one ulp above the threshold": "1.0000000000000002 is above 10 × 0.1 = 1.0 in Python floats "
+                                   "(float64). Compare in Python floats or float64, not in "
+                                   "float32: torch.tensor(losses) is float32 by default and "
+                                   "rounds it to 1.0.",
+    "one run that diverged": "with a single run that diverged (it ends in NaN) the fraction is 1.0.",
+    "one run that trained": "with a single run that trained (its losses fall) the fraction is 0.0.",
+    "all diverged": "every run here diverged (NaN, inf, and 3.0 > 10 × 0.2): the fraction is 1.0.",
+    "tuples of ints": "the histories may be tuples and the losses ints: 21 > 10 × 2 diverged, "
+                      "30 = 10 × 3 did not.",
+    "ints and floats": "losses may be ints or floats: 10.5 > 10 × 1 diverged.",
+    "blowup 2": "use the blowup argument (2.0 here), not a fixed 10: 2.5 > 2 × 1.0 diverged, "
+                "1.0 = 2 × 0.5 did not.",
+    "blowup 100": "use the blowup argument (100.0 here), not a fixed 10: 20.0 is not above "
+                  "100 × 0.3, 31.0 is.",
+}
+
+
+def _fraction_message(runs: Runs, value: float, expected: float) -> str:
+    """Why `value` is not the fraction `expected` of `runs`: a known slip, else the trap's hint."""
+    n = len(runs.histories)
+    if expected > 0 and math.isclose(value, 100 * expected):
+        return (f"that is a percentage: return the fraction {expected!r}, in [0, 1] "
+                "(diverged runs / all runs, without × 100).")
+    if n > 1 and expected > 0 and math.isclose(value, n * expected):
+        return (f"that is the number of runs that diverged: return it divided by the number of "
+                f"runs ({n}), a fraction in [0, 1].")
+    if expected != 0.5 and math.isclose(value, 1 - expected):
+        return ("that is the fraction of runs that did NOT diverge: return the fraction of runs "
+                "that diverged.")
+    if value != 0 and math.isclose(value, expected, rel_tol=1e-6):
+        return ("close, but not the exact fraction: compute it in Python floats or float64 "
+                "(diverged / len(histories)), not in float32 (torch.tensor(flags).float().mean()).")
+    return DIVERGENCE_HINTS[runs.name]
+
+
+def test_divergence_fraction(got, want):
+    for runs in DIVERGENCE_CASES:
+        returned, expected = got[runs.key], number(want[runs.key], what="the reference's fraction")
+        expect(type(returned) in (int, float) or (type(returned) is torch.Tensor
+                                                   and returned.numel() == 1),
+               f"{runs.key} must return a float (the fraction of runs that diverged), got "
+               f"{_kind(returned)}.")
+        value = number(returned, what=runs.key)
+        if value != expected:
+            fail(f"{runs.key} returned {value!r}, expected {expected!r}: "
+                 f"{_fraction_message(runs, value, expected)}")
+    for description, histories in DIVERGENCE_EMPTY.items():
+        raised = got[divergence_key(description)]
+        call = f"divergence_fraction({histories!r})"
+        what = ("a fraction of no runs is undefined: say that at least one run is needed"
+                if not histories else "a run with no losses has no first loss: say that every "
+                "history needs at least one loss")
+        if raised is None:
+            fail(f"{call} returned without an error: raise ValueError ({what}).")
+        expect("ValueError" in raised,
+               f"{call} raised {raised[0]}: check for it first and raise ValueError ({what}).")
 
 
 test_q1_unstable_gradients = choice_question("Q1")

@@ -15,12 +15,18 @@ yet and on float64 gradients (the total norm keeps their dtype, and so do the cl
 to the last bits); `train_step` with both clipping options at once, with max_norm=0.0 (a valid
 value that is falsy), and on a float64 model with a frozen bias, recording after each step the
 model's modes and requires_grad flags too.
+
+`divergence_fraction` runs on loss histories the grader makes (never the student's own runs),
+one set per trap in `DIVERGENCE_CASES`, then on an empty list of runs and an empty history,
+where it must raise ValueError: the probe records what it returns or the exception it raises.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import copy
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -291,6 +297,66 @@ def test_train_step(see, train_step):
         see(f"{where} grads after", grads(model))
         see(f"{where} modes", {name or ".": module.training for name, module in model.named_modules()})
         see(f"{where} requires_grad", [p.requires_grad for p in model.parameters()])
+
+
+NAN, INF = math.nan, math.inf
+FALLING = [0.5, 0.4, 0.3, 0.2]
+
+
+@dataclass(frozen=True)
+class Runs:
+    """One call of divergence_fraction on grader-made histories; `name` is the check's key for
+    the trap it sets, `key` names the call in the record and in the check's messages."""
+
+    name: str
+    histories: Sequence[Sequence[float]]
+    blowup: float | None = None  # None: the default; a float: passed as blowup=...
+
+    @property
+    def key(self) -> str:
+        blowup = "" if self.blowup is None else f", blowup={self.blowup!r}"
+        return f"divergence_fraction({self.histories!r}{blowup})"
+
+
+# One set of runs per trap (the check's DIVERGENCE_HINTS says what each shows), blowup 10 unless
+# given. Thresholds that a loss meets exactly are exact in binary (10 × 0.5 = 5.0, 10 × 0.25 = 2.5).
+DIVERGENCE_CASES = (
+    Runs("falling", [[1.0, 0.8, 0.5, 0.3], [0.5, 0.45, 0.2, 0.1], [2.0, 1.5, 1.0, 0.9]]),
+    Runs("nan at the end", [[0.5, 0.4, 0.3, NAN], FALLING, [1.0, 0.9, 0.7], [0.8, 0.6, 0.5]]),
+    Runs("nan in the middle", [[0.5, NAN, 0.4, 0.3], FALLING]),
+    Runs("nan first", [[NAN, 0.5, 0.4], FALLING, [0.9, 0.6, 0.3]]),
+    Runs("inf at the end", [[1.0, 3.0, INF], FALLING, [0.7, 0.6, 0.5]]),
+    Runs("inf first", [[INF, 0.5, 0.4], FALLING]),
+    Runs("-inf", [[0.5, 0.3, -INF], FALLING, [0.6, 0.5], [0.4, 0.2]]),
+    Runs("relative to the first loss", [[40.0, 30.0, 100.0, 20.0], [20.0, 150.0, 50.0],
+                                        [0.1, 2.0, 0.05], [0.2, 0.1]]),
+    Runs("spike that recovers", [[0.5, 0.6, 5.5, 0.4, 0.2], FALLING, [0.3, 0.2, 0.1]]),
+    Runs("spike at the threshold", [[0.5, 5.0, 0.3], [0.25, 2.5, 0.1], FALLING]),
+    Runs("one ulp above the threshold", [[0.1, 1.0000000000000002, 0.05], [0.1, 0.5, 0.2]]),
+    Runs("one run that diverged", [[0.5, 0.4, NAN]]),
+    Runs("one run that trained", [[0.5, 0.45, 0.2]]),
+    Runs("all diverged", [[0.5, NAN], [1.0, INF], [0.2, 3.0, 0.1]]),
+    Runs("tuples of ints", ((2, 1, 21, 1), (3, 30, 1), (4, 3, 2))),
+    Runs("ints and floats", [[1, 0.5, 10.5], (2.0, 1, 0)]),
+    Runs("blowup 2", [[1.0, 1.5, 0.8], [1.0, 2.5, 0.5], [0.5, 1.0, 0.9]], 2.0),
+    Runs("blowup 100", [[0.3, 20.0, 0.1], [0.3, 31.0], [0.3, 0.2], FALLING, [0.6, 0.4, NAN],
+                        [0.6, 0.3, 0.1], [0.5, 0.2]], 100.0),
+)
+# Calls that must raise ValueError.
+DIVERGENCE_EMPTY = {"no runs": [], "an empty history": [FALLING, []], "only an empty history": [[]]}
+
+
+def divergence_key(description: str) -> str:
+    return f"divergence_fraction() on {description}"
+
+
+@probe
+def test_divergence_fraction(see, divergence_fraction):
+    for runs in DIVERGENCE_CASES:  # a copy each: what one call changes, the next does not see
+        blowup = {} if runs.blowup is None else {"blowup": runs.blowup}
+        see.call(runs.key, divergence_fraction, copy.deepcopy(runs.histories), what=runs.key, **blowup)
+    for description, histories in DIVERGENCE_EMPTY.items():
+        see.raises(divergence_key(description), divergence_fraction, copy.deepcopy(histories))
 
 
 test_q1_unstable_gradients = answer("test_q1_unstable_gradients")

@@ -21,6 +21,63 @@ def _step_mistake(name: str, *changes: tuple[str, str]) -> Variant:
     return wrong(name, "train_step", source, "test_train_step")
 
 
+# Lines of the reference divergence_fraction, for mistakes written as edits of it.
+_TEST = "        diverged += any(not math.isfinite(loss) or loss > threshold for loss in losses)\n"
+_THRESHOLD = "        threshold = blowup * losses[0]\n"
+_RETURN = "    return diverged / len(histories)\n"
+
+
+def _divergence_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference divergence_fraction, written as the edit that makes it."""
+    source = edited("lab04_gradient_clipping", "divergence_fraction", *changes)
+    return wrong(name, "divergence_fraction", source, "test_divergence_fraction")
+
+
+DIVERGENCE_MISTAKES = [
+    _divergence_mistake("NaN not counted: a plain > comparison",
+                        (_TEST, "        diverged += any(loss > threshold for loss in losses)\n")),
+    _divergence_mistake("only the last loss tested",
+                        (_TEST, "        last = losses[-1]\n"
+                                "        diverged += not math.isfinite(last) or last > threshold\n")),
+    _divergence_mistake("threshold not relative to the first loss (an absolute blowup)",
+                        (_THRESHOLD, "        threshold = blowup\n")),
+    _divergence_mistake(">= instead of >", ("loss > threshold", "loss >= threshold")),
+    _divergence_mistake("returns the count instead of the fraction", (_RETURN, "    return diverged\n")),
+    _divergence_mistake("returns a percentage", (_RETURN, "    return 100 * diverged / len(histories)\n")),
+    _divergence_mistake("returns the fraction of runs that did not diverge",
+                        (_RETURN, "    return 1 - diverged / len(histories)\n")),
+    _divergence_mistake("inf not counted: a math.isnan test only",
+                        ("not math.isfinite(loss)", "math.isnan(loss)")),
+    _divergence_mistake("max() over a history that holds a NaN",
+                        (_TEST, "        peak = max(losses)\n"
+                                "        diverged += not math.isfinite(peak) or peak > threshold\n")),
+    _divergence_mistake("the blowup test missing: only non-finite losses counted",
+                        (" or loss > threshold", "")),
+    _divergence_mistake("a fixed 10 instead of the blowup argument",
+                        (_THRESHOLD, "        threshold = 10 * losses[0]\n")),
+    _divergence_mistake("no ValueError for an empty list of runs (ZeroDivisionError)",
+                        ("    if len(histories) == 0:\n", "    if False:\n")),
+    _divergence_mistake("no ValueError for an empty history (IndexError)",
+                        ("        if len(losses) == 0:\n", "        if False:\n")),
+    wrong("divergence_fraction in a float32 tensor (torch.tensor's default dtype)", "divergence_fraction", '''
+def divergence_fraction(histories, blowup=10.0):
+    if len(histories) == 0 or any(len(losses) == 0 for losses in histories):
+        raise ValueError("pass a non-empty list of non-empty loss histories")
+    flags = []
+    for losses in histories:
+        t = torch.tensor(losses)
+        flags.append(bool((~torch.isfinite(t) | (t > blowup * t[0])).any()))
+    return sum(flags) / len(flags)
+''', "test_divergence_fraction"),
+    wrong("divergence_fraction averages the flags in float32", "divergence_fraction", '''
+def divergence_fraction(histories, blowup=10.0):
+    if not histories or not all(histories):
+        raise ValueError("pass a non-empty list of non-empty loss histories")
+    flags = [any(not math.isfinite(x) or x > blowup * h[0] for x in h) for h in histories]
+    return torch.tensor(flags).float().mean().item()
+''', "test_divergence_fraction"),
+]
+
 MISTAKES = [
     wrong("each parameter clipped to its own norm instead of the global norm", "clip_grad_norm", '''
 def clip_grad_norm(parameters, max_norm):
@@ -217,6 +274,7 @@ def clip_grad_value(parameters, clip_value):
                            "                total += p.grad.pow(2).sum()\n"
                            "        return total.sqrt().item()\n")),
     _step_mistake("train_step leaves the model in eval mode", (_ZERO, _ZERO + "    model.eval()\n")),
+    *DIVERGENCE_MISTAKES,
 ]
 
 ALTERNATIVES = [
@@ -335,4 +393,43 @@ def train_step(model, X, y, loss_fn, optimizer, max_norm=None, clip_value=None):
     return {"loss": float(loss), "grad_norm_before": before, "grad_norm_after": after}
 '''),
     right("Q4 as a fraction", "q4_clip_factor", "Q4 = 2.5 / 10"),
+    right("divergence_fraction with a loop, x != x for NaN and statistics.mean", "divergence_fraction", '''
+def divergence_fraction(histories, blowup=10.0):
+    import statistics
+    if not histories:
+        raise ValueError("no runs: pass a list of loss histories")
+    flags = []
+    for losses in histories:
+        if not losses:
+            raise ValueError("a run with no losses: pass each run's losses")
+        first, diverged = losses[0], False
+        for x in losses:
+            if x != x or abs(x) == math.inf or x > blowup * first:
+                diverged = True
+                break
+        flags.append(diverged)
+    return statistics.mean(flags)
+'''),
+    right("divergence_fraction in a float64 tensor", "divergence_fraction", '''
+def divergence_fraction(histories, blowup=10.0):
+    if len(histories) == 0:
+        raise ValueError("pass at least one run")
+    diverged = 0
+    for losses in histories:
+        if len(losses) == 0:
+            raise ValueError("pass at least one loss per run")
+        t = torch.tensor(losses, dtype=torch.float64)
+        diverged += bool((~torch.isfinite(t) | (t > blowup * t[0])).any())
+    return diverged / len(histories)
+'''),
+    right("divergence_fraction as the ratio to the first loss, in a comprehension", "divergence_fraction", '''
+def divergence_fraction(histories, blowup=10.0):
+    if not histories or any(len(h) == 0 for h in histories):
+        raise ValueError("pass a non-empty list of runs, each with at least one loss")
+
+    def diverged(h):
+        return not all(math.isfinite(x) for x in h) or max(x / h[0] for x in h) > blowup
+
+    return sum(map(diverged, histories)) / len(histories)
+'''),
 ]

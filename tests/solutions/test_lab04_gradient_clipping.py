@@ -127,3 +127,34 @@ def test_answer_key_agrees_with_pytorch():
     nn.utils.clip_grad_norm_([g], 1.0)
     assert g.grad.tolist() == pytest.approx([0.009, 0.99996], abs=1e-5)  # Q2's option a
     assert ref.Q2 == "b"
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(("histories", "blowup", "expected"), [
+    ([[0.5, 0.4, 0.3], [1.0, 0.9]], 10.0, 0.0),
+    ([[0.5, 0.4, NAN], [1.0, 0.9]], 10.0, 0.5),
+    ([[0.5, NAN, 0.3, 0.2], [1.0, 0.9], [1.0, 0.8]], 10.0, 1 / 3),
+    ([[INF, 0.5], [0.5, 0.4, -INF], [1.0, 0.9], [1.0, 0.8]], 10.0, 0.5),
+    ([[0.5, 5.5, 0.1], [0.5, 5.0, 0.1]], 10.0, 0.5),  # above 10 × 0.5 counts, equal does not
+    ([[40.0, 100.0, 30.0]], 10.0, 0.0),  # relative to the first loss
+    (((1, 3, 1), (1, 2, 1)), 2.0, 0.5),
+])
+def test_divergence_fraction_counts_every_non_finite_or_blown_up_loss(histories, blowup, expected):
+    assert ref.divergence_fraction(histories, blowup=blowup) == expected
+
+
+def test_divergence_fraction_agrees_with_a_float64_tensor_version():
+    torch.manual_seed(0)
+    histories = [(torch.rand(20, dtype=torch.float64) * 12 + 0.1).tolist() for _ in range(50)]
+    histories[3][7], histories[8][-1], histories[9][0] = NAN, INF, -INF
+    flags = [bool((~torch.isfinite(t) | (t > 10.0 * t[0])).any())
+             for t in (torch.tensor(h, dtype=torch.float64) for h in histories)]
+    assert ref.divergence_fraction(histories) == sum(flags) / len(flags)
+
+
+@pytest.mark.parametrize("histories", [[], [[0.5, 0.4], []], [[]]])
+def test_divergence_fraction_refuses_no_runs_and_empty_histories(histories):
+    with pytest.raises(ValueError, match="pass"):
+        ref.divergence_fraction(histories)
