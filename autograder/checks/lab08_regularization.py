@@ -939,8 +939,9 @@ HISTORY_RULES = (
     "and restores epoch 4.",
     "A metric equal to the best is no improvement: the 0.6 of epochs 3 and 5 ties epoch 2's, so "
     "epoch 2 stays the best; training stops after epoch 6.",
-    "With mode='max' higher is better: 0.62 (epoch 2) is the best until training stops after "
-    "epoch 4 (0.6 and 0.61 are no improvement, patience 2); epoch 5's 0.7 is never seen.",
+    "With mode='max' higher is better, and a tie is no improvement: 0.62 (epoch 2) stays the best "
+    "(epoch 3 ties it, epoch 4 is lower) until training stops after epoch 4 (patience 2); epoch "
+    "5's 0.7 is never seen.",
     "With mode='max' and min_delta=0.05 an improvement must exceed best + 0.05: 0.54 does not "
     "(0.55), 0.58 does (epoch 3), 0.6 does not (0.63); training stops after epoch 5 and restores "
     "epoch 3.",
