@@ -138,6 +138,34 @@ class SwiGLU(nn.Module):
         ### END SOLUTION
 
 
+# %% cell: elu_grad
+def elu_grad(z: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """dELU/dz: 1 for z > 0, alpha·exp(z) for z ≤ 0 (the left branch at the kink, as PyTorch)."""
+    ### BEGIN SOLUTION
+    return torch.where(z > 0, torch.ones_like(z), alpha * torch.exp(z))  # where drops exp's inf
+    ### END SOLUTION
+
+
+# %% cell: gelu_tanh_grad
+def gelu_tanh_grad(z: torch.Tensor) -> torch.Tensor:
+    """d/dz of GELU's tanh approximation 0.5·z·(1 + tanh(u)), u = √(2/π)·(z + 0.044715·z³)."""
+    ### BEGIN SOLUTION
+    c = math.sqrt(2 / math.pi)
+    t = torch.tanh(c * (z + 0.044715 * z**3))
+    du_dz = c * (1 + 3 * 0.044715 * z**2)
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * du_dz
+    ### END SOLUTION
+
+
+# %% cell: swish_grad
+def swish_grad(z: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """d/dz of z·σ(βz): σ(βz) + βz·σ(βz)·(1 − σ(βz))."""
+    ### BEGIN SOLUTION
+    s = torch.sigmoid(beta * z)
+    return s + beta * z * s * (1 - s)
+    ### END SOLUTION
+
+
 # %% cell: q1_dead_relu
 # Set Q1 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION

@@ -10,11 +10,15 @@ the exercise allows keeps them finite. The Swish layer and SwiGLU are compared w
 formulas, on the inputs the probe used and the student's own layer weights, and must keep no
 tensor outside state_dict() and return the dtype they were moved to with .to().
 `dead_fraction` is checked on a model whose dead units are known by construction, and against
-the reference on a second one.
+the reference on a second one. The derivatives written by hand are held to autograd of PyTorch's
+function in float64 (to 1e-9, so a float32 step fails), at z = 0 exactly too, and the known
+wrong derivatives (a missing factor, a wrong sign, the other branch at the kink) get their own
+message.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +37,9 @@ from autograder.checks.core import (
 from autograder.probes.lab02_activations import (
     BATCH_SHAPE,
     CONVERSION_DTYPES,
+    DERIVATIVE_DTYPES,
+    DERIVATIVE_GRID,
+    ELU_GRAD_KWARGS,
     ELU_KWARGS,
     EXTREMES,
     GRID,
@@ -40,6 +47,7 @@ from autograder.probes.lab02_activations import (
     SWIGLU_CASES,
     SWIGLU_CONTRACT_CASE,
     SWISH_FIXED_BETA,
+    SWISH_GRAD_KWARGS,
     SWISH_KWARGS,
     batch_input,
     gradient_weights,
@@ -414,6 +422,188 @@ def test_dead_fraction(got, want):
     expect((type(none) is list and len(none) == 0)
            or (type(none) is torch.Tensor and none.numel() == 0),
            "a model without nn.ReLU has no ReLU layer: return an empty list.")
+
+
+# --- Derivatives by hand ------------------------------------------------------------------------
+
+Formula = Callable[..., torch.Tensor]
+# float64 answers must match autograd in float64 to this tolerance: a float32 step (error about
+# 1e-7) fails it; float32 answers are held to float32's precision.
+TIGHT = {"rtol": 1e-9, "atol": 1e-12}
+LOOSE = {"rtol": 1e-4, "atol": 1e-5}
+_OVERFLOW = ("exp of a large z overflows to inf, and inf·0 or inf/inf is NaN; torch.where picks a "
+             "branch but computes both, so a mask product keeps the NaN")
+
+
+def autograd_slope(function: Formula, z: torch.Tensor, **kwargs: float) -> torch.Tensor:
+    """function'(z) elementwise, by autograd in z's dtype (the answer each derivative is held to)."""
+    z = z.clone().requires_grad_(True)
+    (slope,) = torch.autograd.grad(function(z, **kwargs).sum(), z)
+    return slope
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """A derivative exercise: the function autograd differentiates, the formula to write (`hint`),
+    the known wrong formulas with what each gets wrong, and its usual numerical pitfall."""
+
+    function: Formula
+    hint: str
+    mistakes: dict[str, Formula]
+    not_finite: str
+
+
+def _differs_at(got: torch.Tensor, expected: torch.Tensor, z: torch.Tensor) -> str:
+    error = (got.double() - expected).abs().nan_to_num(nan=math.inf)
+    index = int(error.argmax())
+    return f"by up to {error[index].item():.3g}, at z = {z[index].item():g}"
+
+
+def _check_derivative_values(got, want, key: str, where: str, dtype: str,
+                             derivative: Derivative, kwargs: dict) -> None:
+    """One recorded derivative on DERIVATIVE_GRID in `dtype` against autograd in float64."""
+    out = got[key]
+    expect(got[f"{key}: input unchanged"] is True,
+           f"{where} changed its input z in place: return a new tensor instead (no z.mul_(...), "
+           "z[...] = ..., z.clamp_(...)).")
+    shape = tuple(DERIVATIVE_GRID.shape)
+    expect(_is_tensor_like(out, shape),
+           f"{where} must return a tensor of the same shape as z {shape}, got {_shape_or_kind(out)}.")
+    _check_dtype(got, want, key, where, dtype)
+    z = DERIVATIVE_GRID.to(getattr(torch, dtype)).double()
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):
+        fail(f"{where} returned inf or NaN at z = {z[bad.nonzero()[0, 0]].item():g} ({dtype}): "
+             f"{derivative.not_finite}.")
+    if dtype == "bfloat16":
+        return
+    expected = autograd_slope(derivative.function, z, **kwargs)
+    for message, mistake in derivative.mistakes.items():
+        wrong = mistake(z, **kwargs)
+        if not torch.allclose(wrong, expected, **LOOSE) and torch.allclose(out.double(), wrong, **LOOSE):
+            fail(f"{where}: {message}.")
+    if dtype == "float32":
+        expect(torch.allclose(out.double(), expected, **LOOSE),
+               f"{where} on float32 differs from autograd {_differs_at(out, expected, z)}: "
+               f"{derivative.hint}")
+        return
+    if torch.allclose(out, expected, **TIGHT):
+        return
+    if torch.allclose(out, expected, **LOOSE):
+        fail(f"{where} on float64 matches autograd only to float32's precision: it differs "
+             f"{_differs_at(out, expected, z)}. Some step computes in float32 (a .float(), or a "
+             "torch.tensor(...) constant made without dtype=z.dtype): keep z's dtype throughout.")
+    fail(f"{where} differs from PyTorch's autograd {_differs_at(out, expected, z)}: "
+         f"{derivative.hint}")
+
+
+def _check_derivative(got, want, name: str, kwargs_list: list[dict], derivative: Derivative) -> None:
+    """A hand-written derivative against autograd of `derivative.function` in float64."""
+    for kwargs in kwargs_list:
+        where = where_of(name, kwargs)
+        for dtype in DERIVATIVE_DTYPES:
+            _check_derivative_values(got, want, f"{where} on {dtype}", where, dtype, derivative,
+                                     kwargs)
+    out = got[f"{name} on a (3, 4, 5) tensor"]
+    expect(_is_tensor_like(out, BATCH_SHAPE),
+           f"{name} must work elementwise on a tensor of any shape: a (3, 4, 5) input gave "
+           f"{_shape_or_kind(out)}.")
+    expect_close(out, autograd_slope(derivative.function, batch_input().double()),
+                 what=f"{name} on a (3, 4, 5) tensor", **TIGHT)
+
+
+def _elu(z, alpha=1.0):
+    return F.elu(z, alpha=alpha)
+
+
+def _one_or(z: torch.Tensor, negative: torch.Tensor, at_zero_too: bool = False) -> torch.Tensor:
+    return torch.where(z >= 0 if at_zero_too else z > 0, torch.ones_like(z), negative)
+
+
+ELU_GRAD = Derivative(
+    _elu,
+    hint="ELU'(z) = 1 for z > 0 and α·e^z for z ≤ 0 (at z = 0 too, as PyTorch).",
+    mistakes={
+        "at the kink z = 0 it gives 1, but PyTorch's autograd takes the left branch there, α·e⁰ = "
+        "α: use z > 0 (not z ≥ 0) for the branch of slope 1":
+            lambda z, alpha=1.0: _one_or(z, alpha * torch.exp(z), at_zero_too=True),
+        "for z ≤ 0 the slope is α·e^z: the constant α of α·(e^z − 1) stays in the derivative":
+            lambda z, alpha=1.0: _one_or(z, torch.exp(z)),
+        "for z ≤ 0 the slope is α·e^z, not α·(e^z − 1): the derivative of the constant −1 is 0":
+            lambda z, alpha=1.0: _one_or(z, alpha * torch.expm1(z)),
+    },
+    not_finite=_OVERFLOW + ": take the exponential of torch.clamp(z, max=0), or use torch.where",
+)
+
+
+def _gelu_tanh(z):
+    return F.gelu(z, approximate="tanh")
+
+
+def _gelu_tanh_parts(z: torch.Tensor, c: float = math.sqrt(2 / math.pi),
+                     chain: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two terms of the product rule, with √(2/π) as `c` and the inner derivative or not."""
+    t = torch.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3))
+    inner = c * (1 + 3 * 0.044715 * z**2) if chain else c
+    return 0.5 * (1 + t), 0.5 * z * (1 - t**2) * inner
+
+
+def _erf_gelu_slope(z: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * torch.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+
+
+GELU_TANH_GRAD = Derivative(
+    _gelu_tanh,
+    hint="with u = √(2/π)·(z + 0.044715·z³), the derivative is 0.5·(1 + tanh u) + 0.5·z·(1 − "
+         "tanh² u)·√(2/π)·(1 + 3·0.044715·z²).",
+    mistakes={
+        "the chain rule multiplies by the whole derivative of u = √(2/π)·(z + 0.044715·z³), "
+        "which is √(2/π)·(1 + 3·0.044715·z²): the factor (1 + 3·0.044715·z²) is missing":
+            lambda z: sum(_gelu_tanh_parts(z, chain=False)),
+        "the derivative of u = √(2/π)·(z + 0.044715·z³) keeps the factor √(2/π): it is "
+        "missing from the second term": lambda z: sum(_gelu_tanh_parts(z, c=1.0)),
+        "this is the derivative of the exact GELU, Φ(z) + z·φ(z): close, but the exercise "
+        "differentiates the tanh approximation 0.5·z·(1 + tanh u)": _erf_gelu_slope,
+        "the product rule gives two terms, and the second, 0.5·z·(1 − tanh² u)·du/dz, is "
+        "missing": lambda z: _gelu_tanh_parts(z)[0],
+    },
+    not_finite="keep every intermediate result finite for large |z|: tanh saturates at ±1, "
+               "1 − tanh² at 0, while 1/cosh² needs cosh's overflow to inf to give 0, not NaN",
+)
+
+
+def _swish(z, beta=1.0):
+    return z * torch.sigmoid(beta * z)
+
+
+SWISH_GRAD = Derivative(
+    _swish,
+    hint="Swish'(z) = σ(βz) + β·z·σ(βz)·(1 − σ(βz)).",
+    mistakes={
+        "σ'(x) = σ(x)·(1 − σ(x)), with a minus: the second term is β·z·σ(βz)·(1 − σ(βz)), "
+        "not (1 + σ(βz))":
+            lambda z, beta=1.0: torch.sigmoid(beta * z) * (1 + beta * z * (1 + torch.sigmoid(beta * z))),
+        "the chain rule brings β out of σ(βz): the second term is β·z·σ(βz)·(1 − σ(βz)), and β "
+        "is missing from it":
+            lambda z, beta=1.0: torch.sigmoid(beta * z) * (1 + z * (1 - torch.sigmoid(beta * z))),
+        "the product rule gives two terms, σ(βz) and β·z·σ(βz)·(1 − σ(βz)): the first one is "
+        "missing":
+            lambda z, beta=1.0: beta * z * torch.sigmoid(beta * z) * (1 - torch.sigmoid(beta * z)),
+    },
+    not_finite=_OVERFLOW + ": use torch.sigmoid, which stays finite for every z",
+)
+
+
+def test_elu_grad(got, want):
+    _check_derivative(got, want, "elu_grad", ELU_GRAD_KWARGS, ELU_GRAD)
+
+
+def test_gelu_tanh_grad(got, want):
+    _check_derivative(got, want, "gelu_tanh_grad", [{}], GELU_TANH_GRAD)
+
+
+def test_swish_grad(got, want):
+    _check_derivative(got, want, "swish_grad", SWISH_GRAD_KWARGS, SWISH_GRAD)
 
 
 test_q1_dead_relu = choice_question("Q1")

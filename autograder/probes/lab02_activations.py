@@ -9,7 +9,10 @@ plain attributes (outside state_dict(), deaf to .to()), and the dtype they retur
 to float64 or bfloat16 with .to(). Every answer runs with stand-ins for
 the other exercises it may build on (SELU through `elu`, the Swish layer or SwiGLU through
 `swish`, ...): PyTorch's own functions, taken before any ban, so that one mistake costs one
-exercise. `dead_fraction` runs on models whose dead units are known by construction.
+exercise. `dead_fraction` runs on models whose dead units are known by construction. The
+derivatives written by hand (`elu_grad`, `gelu_tanh_grad`, `swish_grad`) run with every autograd
+entry point refused, on a grid that holds z = 0 exactly, tiny |z| on both sides of it and |z| up
+to 1e4, in float64, float32 and bfloat16.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.probes.core import answer, forbidden, probe, with_class_globals, with_globals
+from autograder.probes.core import (
+    answer,
+    by_hand,
+    forbidden,
+    probe,
+    with_class_globals,
+    with_globals,
+)
 
 # z from -40 to 40 (every exp(z) and exp(±2z) stays finite in float32), plus points near the
 # kinks; never exactly 0, where the one-sided derivatives of leaky ReLU and ELU differ.
@@ -425,6 +435,66 @@ def test_dead_fraction(see, dead_fraction):
              what="dead_fraction on a second model")
     see.call("no ReLU", dead_fraction, nn.Sequential(nn.Linear(4, 3), nn.Tanh()), torch.randn(5, 4),
              what="dead_fraction on a model without ReLU")
+
+
+# --- Derivatives by hand ------------------------------------------------------------------------
+
+# The kink z = 0 exactly, tiny |z| on both sides of it, z from -40 to 40, and EXTREMES, where
+# exp(z) overflows to inf (float32 beyond 88, float64 beyond 709).
+DERIVATIVE_GRID = torch.cat([
+    torch.linspace(-40.0, 40.0, 800, dtype=torch.float64),
+    torch.tensor([0.0, -1e-30, 1e-30, -1e-12, 1e-12, -1e-6, 1e-6, -1e-3, 1e-3], dtype=torch.float64),
+    EXTREMES.double(),
+])
+DERIVATIVE_DTYPES = ("float64", "float32", "bfloat16")
+ELU_GRAD_KWARGS = [{}, {"alpha": 0.5}, {"alpha": 2.0}]
+SWISH_GRAD_KWARGS = [{}, {"beta": 0.5}, {"beta": 2.0}]
+# What PyTorch computes these derivatives with: asking it would hide the derivation.
+BACKWARD_KERNELS = ("elu_backward", "gelu_backward", "silu_backward")
+
+
+def _probe_derivative(see, student, *, name: str, kwargs_list: list[dict],
+                      banned: dict[types.ModuleType, tuple[str, ...]], banned_reason: str) -> None:
+    """Record a hand-written derivative on DERIVATIVE_GRID in each of DERIVATIVE_DTYPES (and
+    whether z was left unchanged), then on a (3, 4, 5) float64 input; autograd refused."""
+    student = with_globals(student, **_others(name))
+    banned = _merge(banned, {torch.ops.aten: BACKWARD_KERNELS})
+    with by_hand(f"{name} must compute the derivative by hand with tensor operations: autograd "
+                 "(torch.autograd.grad, .backward(), torch.func) is what it is checked against.",
+                 within=student), _forbidding(banned, banned_reason, within=student):
+        for kwargs in kwargs_list:
+            where = where_of(name, kwargs)
+            for dtype in DERIVATIVE_DTYPES:
+                z = DERIVATIVE_GRID.to(getattr(torch, dtype), copy=True)  # theirs to spoil
+                untouched = z.clone()
+                see.call(f"{where} on {dtype}", student, z, **kwargs, what=where)
+                see(f"{where} on {dtype}: input unchanged", torch.equal(z, untouched))
+        see.call(f"{name} on a (3, 4, 5) tensor", student, batch_input().double(),
+                 what=f"{name} on a (3, 4, 5) tensor")
+
+
+@probe
+def test_elu_grad(see, elu_grad):
+    _probe_derivative(see, elu_grad, name="elu_grad", kwargs_list=ELU_GRAD_KWARGS,
+                      banned=ELU_BANNED,
+                      banned_reason="elu_grad must be written with tensor operations (torch.where, "
+                                    "torch.exp), not with PyTorch's ELU.")
+
+
+@probe
+def test_gelu_tanh_grad(see, gelu_tanh_grad):
+    _probe_derivative(see, gelu_tanh_grad, name="gelu_tanh_grad", kwargs_list=[{}],
+                      banned=GELU_BANNED,
+                      banned_reason="gelu_tanh_grad must be written with tensor operations "
+                                    "(torch.tanh), not with F.gelu or nn.GELU.")
+
+
+@probe
+def test_swish_grad(see, swish_grad):
+    _probe_derivative(see, swish_grad, name="swish_grad", kwargs_list=SWISH_GRAD_KWARGS,
+                      banned=SILU_BANNED,
+                      banned_reason="swish_grad must be written with tensor operations "
+                                    "(torch.sigmoid), not with F.silu or nn.SiLU.")
 
 
 test_q1_dead_relu = answer("test_q1_dead_relu")

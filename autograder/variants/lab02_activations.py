@@ -16,6 +16,163 @@ SELU_SCALE = 1.0507009873554805
 
 '''
 
+def _derivative_mistake(name: str, cell: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in a reference derivative, written as the edit that makes it."""
+    return wrong(name, cell, edited("lab02_activations", cell, *changes), f"test_{cell}")
+
+
+_ELU_SLOPE = "torch.where(z > 0, torch.ones_like(z), alpha * torch.exp(z))"
+_GELU_SLOPE = "0.5 * (1 + t) + 0.5 * z * (1 - t**2) * du_dz"
+_GELU_DU = "du_dz = c * (1 + 3 * 0.044715 * z**2)"
+_SWISH_SLOPE = "s + beta * z * s * (1 - s)"
+
+DERIVATIVE_MISTAKES = [
+    _derivative_mistake("elu_grad with the slope-1 branch at the kink (z >= 0)", "elu_grad",
+                        ("torch.where(z > 0", "torch.where(z >= 0")),
+    _derivative_mistake("elu_grad without alpha on the negative side", "elu_grad",
+                        ("alpha * torch.exp(z)", "torch.exp(z)")),
+    _derivative_mistake("elu_grad as alpha·(exp(z) − 1), ELU itself", "elu_grad",
+                        ("alpha * torch.exp(z)", "alpha * torch.expm1(z)")),
+    _derivative_mistake("elu_grad computed in float32", "elu_grad",
+                        (_ELU_SLOPE, "torch.where(z > 0, 1.0, alpha * torch.exp(z.float())).to(z.dtype)")),
+    wrong("elu_grad as a mask product of an unclamped exp (0·inf = NaN)", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    positive = (z > 0).to(z.dtype)
+    return positive + (1 - positive) * alpha * torch.exp(z)
+''', "test_elu_grad"),
+    wrong("elu_grad clamping z in place", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    positive = z > 0
+    return torch.where(positive, torch.ones_like(z), alpha * z.clamp_(max=0).exp())
+''', "test_elu_grad"),
+    wrong("elu_grad by torch.autograd.grad", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    z = z.detach().clone().requires_grad_(True)
+    (slope,) = torch.autograd.grad(elu(z, alpha).sum(), z)
+    return slope
+''', "test_elu_grad"),
+    wrong("elu_grad by .backward()", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    z = z.detach().clone().requires_grad_(True)
+    elu(z, alpha).sum().backward()
+    return z.grad
+''', "test_elu_grad"),
+    wrong("elu_grad from PyTorch's backward kernel", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    return torch.ops.aten.elu_backward(torch.ones_like(z), alpha, 1, 1, False, z)
+''', "test_elu_grad"),
+    _derivative_mistake("gelu_tanh_grad without the chain-rule factor (1 + 3·0.044715·z²)",
+                        "gelu_tanh_grad", (_GELU_DU, "du_dz = c")),
+    _derivative_mistake("gelu_tanh_grad without sqrt(2/pi) in du/dz", "gelu_tanh_grad",
+                        (_GELU_DU, "du_dz = 1 + 3 * 0.044715 * z**2")),
+    _derivative_mistake("gelu_tanh_grad with 1 + tanh² (wrong sign)", "gelu_tanh_grad",
+                        (_GELU_SLOPE, "0.5 * (1 + t) + 0.5 * z * (1 + t**2) * du_dz")),
+    _derivative_mistake("gelu_tanh_grad without the product rule's second term", "gelu_tanh_grad",
+                        (_GELU_SLOPE, "0.5 * (1 + t)")),
+    wrong("gelu_tanh_grad as the exact (erf) GELU's derivative", "gelu_tanh_grad", '''
+def gelu_tanh_grad(z):
+    return 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * torch.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+''', "test_gelu_tanh_grad"),
+    _derivative_mistake("gelu_tanh_grad with a float32 torch.tensor constant", "gelu_tanh_grad",
+                        ("c = math.sqrt(2 / math.pi)", "c = torch.tensor(math.sqrt(2 / math.pi))")),
+    wrong("gelu_tanh_grad computed in float32", "gelu_tanh_grad", '''
+def gelu_tanh_grad(z):
+    x = z.float()
+    t = torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
+    slope = 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x**2)
+    return slope.to(z.dtype)
+''', "test_gelu_tanh_grad"),
+    wrong("gelu_tanh_grad with tanh and sech² from exp(u), which overflows (NaN)", "gelu_tanh_grad", '''
+def gelu_tanh_grad(z):
+    u = math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)
+    tanh = (torch.exp(u) - torch.exp(-u)) / (torch.exp(u) + torch.exp(-u))
+    sech2 = 4 / (torch.exp(u) + torch.exp(-u)) ** 2
+    return 0.5 * (1 + tanh) + 0.5 * z * sech2 * math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * z**2)
+''', "test_gelu_tanh_grad"),
+    wrong("gelu_tanh_grad by autograd of PyTorch's GELU", "gelu_tanh_grad", '''
+def gelu_tanh_grad(z):
+    z = z.detach().clone().requires_grad_(True)
+    F.gelu(z, approximate="tanh").sum().backward()
+    return z.grad
+''', "test_gelu_tanh_grad"),
+    _derivative_mistake("swish_grad with (1 + σ) for (1 − σ)", "swish_grad",
+                        (_SWISH_SLOPE, "s + beta * z * s * (1 + s)")),
+    _derivative_mistake("swish_grad without beta in the second term", "swish_grad",
+                        (_SWISH_SLOPE, "s + z * s * (1 - s)")),
+    _derivative_mistake("swish_grad without the product rule's first term", "swish_grad",
+                        (_SWISH_SLOPE, "beta * z * s * (1 - s)")),
+    _derivative_mistake("swish_grad computed in float32", "swish_grad",
+                        ("s = torch.sigmoid(beta * z)", "s = torch.sigmoid(beta * z.float()).to(z.dtype)")),
+    _derivative_mistake("swish_grad returning float32 (.float())", "swish_grad",
+                        (_SWISH_SLOPE, f"({_SWISH_SLOPE}).float()")),
+    wrong("swish_grad with exp(−βz), which overflows (inf/inf = NaN)", "swish_grad", '''
+def swish_grad(z, beta=1.0):
+    e = torch.exp(-beta * z)
+    return 1 / (1 + e) + beta * z * e / (1 + e) ** 2
+''', "test_swish_grad"),
+    wrong("swish_grad scaling z in place", "swish_grad", '''
+def swish_grad(z, beta=1.0):
+    u = z.mul_(beta)
+    s = torch.sigmoid(u)
+    return s + u * s * (1 - s)
+''', "test_swish_grad"),
+    wrong("swish_grad by torch.func.grad", "swish_grad", '''
+def swish_grad(z, beta=1.0):
+    slope = torch.func.vmap(torch.func.grad(lambda x: x * torch.sigmoid(beta * x)))
+    return slope(z.flatten()).reshape(z.shape)
+''', "test_swish_grad"),
+]
+
+DERIVATIVE_ALTERNATIVES = [
+    right("elu_grad with a mask product and a clamped exp", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    positive = (z > 0).to(z.dtype)
+    return positive + (1 - positive) * alpha * torch.exp(torch.clamp(z, max=0))
+'''),
+    right("elu_grad from the student's elu: ELU(z) + α for z ≤ 0", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    return torch.where(z <= 0, elu(z, alpha) + alpha, torch.ones_like(z))
+'''),
+    right("elu_grad filling a copy with boolean indexing", "elu_grad", '''
+def elu_grad(z, alpha=1.0):
+    slope = torch.ones_like(z)
+    negative = z <= 0
+    slope[negative] = alpha * torch.exp(z[negative])
+    return slope
+'''),
+    right("gelu_tanh_grad with sech² as 1/cosh²", "gelu_tanh_grad", '''
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def gelu_tanh_grad(z):
+    u = SQRT_2_OVER_PI * (z + 0.044715 * z**3)
+    sech2 = 1 / torch.cosh(u) ** 2
+    return 0.5 * (1 + torch.tanh(u)) + 0.5 * z * sech2 * SQRT_2_OVER_PI * (1 + 0.134145 * z**2)
+'''),
+    right("gelu_tanh_grad through σ(2u) = (1 + tanh u) / 2", "gelu_tanh_grad", '''
+def gelu_tanh_grad(z):
+    u = math.sqrt(2 / math.pi) * (z + 0.044715 * z ** 3)
+    s = torch.sigmoid(2 * u)
+    du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * z * z)
+    return s + 2 * z * s * (1 - s) * du
+'''),
+    right("swish_grad factorized: σ(βz)(1 + βz(1 − σ(βz)))", "swish_grad", '''
+def swish_grad(z, beta=1.0):
+    s = torch.sigmoid(beta * z)
+    return s * (1 + beta * z * (1 - s))
+'''),
+    right("swish_grad from the student's swish", "swish_grad", '''
+def swish_grad(z, beta=1.0):
+    s = torch.sigmoid(beta * z)
+    return s + beta * swish(z, beta) * (1 - s)
+'''),
+    right("swish_grad with σ(−βz) for 1 − σ(βz)", "swish_grad", '''
+def swish_grad(z, beta=1.0):
+    return torch.sigmoid(beta * z) + beta * z * torch.sigmoid(beta * z) * torch.sigmoid(-beta * z)
+'''),
+]
+
+
 MISTAKES = [
     wrong("ELU as alpha * exp(z) - 1", "elu", '''
 def elu(z, alpha=1.0):
@@ -227,6 +384,7 @@ from torch.nn.functional import elu as library_elu
 def elu(z, alpha=1.0):
     return library_elu(z, alpha)
 ''', "test_elu"),
+    *DERIVATIVE_MISTAKES,
 ]
 
 ALTERNATIVES = [
@@ -403,4 +561,5 @@ def dead_fraction(model, X):
 '''),
     right("Q3 as a decimal", "q3_leaky_gain", "Q3 = 1.387"),
     right("Q4 as a decimal", "q4_selu_floor", "Q4 = -1.758"),
+    *DERIVATIVE_ALTERNATIVES,
 ]

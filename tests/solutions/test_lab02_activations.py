@@ -109,3 +109,45 @@ def test_answer_key_agrees_with_pytorch():
     weight = torch.empty(500, 2000)
     nn.init.kaiming_normal_(weight, a=0.2, nonlinearity="leaky_relu")
     assert weight.std().item() * 2000 ** 0.5 == pytest.approx(ref.Q3, rel=0.01)
+
+
+# The kink z = 0 exactly, tiny |z| on both sides, and |z| up to 1e4 (where exp overflows)
+Z_DERIVATIVES = torch.cat([torch.linspace(-40.0, 40.0, 801, dtype=torch.float64),
+                           torch.tensor([0.0, -1e-30, 1e-30, -1e-8, 1e-8, -1e4, -1e3, 1e3, 1e4],
+                                        dtype=torch.float64)])
+DERIVATIVES = [
+    (ref.elu_grad, F.elu, {}),
+    (ref.elu_grad, F.elu, {"alpha": 0.5}),
+    (ref.elu_grad, F.elu, {"alpha": 2.0}),
+    (ref.gelu_tanh_grad, lambda z: F.gelu(z, approximate="tanh"), {}),
+    (ref.swish_grad, lambda z, beta=1.0: z * torch.sigmoid(beta * z), {}),
+    (ref.swish_grad, lambda z, beta=1.0: z * torch.sigmoid(beta * z), {"beta": 0.5}),
+    (ref.swish_grad, lambda z, beta=1.0: z * torch.sigmoid(beta * z), {"beta": 2.0}),
+]
+DERIVATIVE_IDS = ["elu", "elu_0.5", "elu_2", "gelu_tanh", "swish", "swish_0.5", "swish_2"]
+
+
+@pytest.mark.parametrize(("derivative", "function", "kwargs"), DERIVATIVES, ids=DERIVATIVE_IDS)
+def test_derivative_matches_autograd_in_float64_at_the_kink_and_far_out(derivative, function, kwargs):
+    z = Z_DERIVATIVES.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(function(z, **kwargs).sum(), z)
+    mine = derivative(Z_DERIVATIVES, **kwargs)
+    assert mine.dtype == torch.float64 and torch.isfinite(mine).all()
+    assert torch.allclose(mine, expected, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(("derivative", "function", "kwargs"), DERIVATIVES, ids=DERIVATIVE_IDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_derivative_keeps_the_dtype_stays_finite_and_leaves_z_alone(derivative, function, kwargs, dtype):
+    z = Z_DERIVATIVES.to(dtype)
+    before = z.clone()
+    mine = derivative(z, **kwargs)
+    assert mine.dtype == dtype and torch.isfinite(mine).all()
+    assert torch.equal(z, before)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])
+def test_elu_grad_takes_pytorchs_left_branch_at_the_kink(alpha):
+    zero = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (autograd,) = torch.autograd.grad(F.elu(zero, alpha=alpha).sum(), zero)
+    assert autograd.item() == alpha == ref.elu_grad(zero.detach(), alpha=alpha).item()
