@@ -6,6 +6,7 @@ test suite fails on any difference.
 """
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -87,6 +88,36 @@ def layer_stats(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn) -> 
     return [{"mean": outputs[layer].mean().item(),
              "std": outputs[layer].std().item(),
              "grad_norm": layer.weight.grad.norm().item()} for layer in linears]
+    ### END SOLUTION
+
+
+# %% cell: vanishing_depth
+def vanishing_depth(grad_norms: Sequence[float], threshold: float = 1e-2) -> int | None:
+    """Depth, counted back from the output layer (depth 1), of the first layer whose weight-gradient
+    norm is strictly below `threshold` × the output layer's; None if no layer's is."""
+    ### BEGIN SOLUTION
+    if len(grad_norms) == 0:
+        raise ValueError("grad_norms is empty: pass one weight-gradient norm per Linear layer.")
+    floor = threshold * grad_norms[-1]
+    for depth, norm in enumerate(reversed(grad_norms), start=1):
+        if norm < floor:
+            return depth
+    return None
+    ### END SOLUTION
+
+
+# %% cell: variance_gain
+def variance_gain(activation: str, alpha: float = 0.01) -> float:
+    """E[f(z)²] / Var(z) for a zero-mean symmetric pre-activation z: one layer multiplies the
+    variance by fan_in · σ² · this gain (`alpha`: the negative slope of "leaky_relu")."""
+    ### BEGIN SOLUTION
+    if activation == "relu":
+        return 0.5
+    if activation == "leaky_relu":
+        return (1 + alpha**2) / 2
+    if activation in ("tanh", "linear"):
+        return 1.0
+    raise ValueError(f"Unknown activation {activation!r}: use 'relu', 'leaky_relu', 'tanh' or 'linear'.")
     ### END SOLUTION
 
 

@@ -12,12 +12,20 @@ their dtype and requires_grad (`_check_in_place`, with each exercise's check of 
 `apply_init` reaches Linear layers in custom modules and the model itself, in place;
 `layer_stats` walks nested modules and leaves the caller's modes and gradients as they were
 (or as one backward pass leaves them).
+
+`vanishing_depth` is compared with the reference on each history, and a wrong depth is named
+after the known mistake that gives it (`_DEPTH_MISTAKES`). `variance_gain` is compared with the
+exact gain, computed here, and with the gain a forward pass through one wide layer measures
+(`measured_gain`): the derivation and the measurement must agree.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+import operator
+import re
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -27,10 +35,14 @@ from autograder.checks.core import (
     expect_close,
     expect_tensor,
     fail,
+    number,
     number_question,
 )
 from autograder.probes.lab01_initialization import (
     APPLY_INIT_RUNS,
+    EMPTY_HISTORY,
+    GAIN_CASES,
+    HISTORIES,
     IN_PLACE_CONTRACTS,
     INIT_LINEAR_CASES,
     NESTED_STATS_WHAT,
@@ -38,8 +50,11 @@ from autograder.probes.lab01_initialization import (
     ORTHOGONAL_SHAPES,
     SHAPES,
     SIGN_SHAPES,
+    UNKNOWN_ACTIVATIONS,
     UNKNOWN_DISTRIBUTION,
     apply_init_what,
+    gain_what,
+    history_what,
     in_place_what,
     sign_what,
     stand_in_init_std,
@@ -193,6 +208,100 @@ def test_apply_init(got, want):
                    "only nn.Linear layers are initialized, each with init_linear_, and nothing else.")
 
 
+GAIN_WIDTH, GAIN_BATCH = 256, 2048  # the layer measured_gain pushes its samples through
+TANH_VARIANCE = 1e-4  # tanh's gain 1 is its small-z limit: measured near 0
+ALLOWED_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "linear")
+
+
+def exact_gain(activation: str, alpha: float | None) -> float:
+    """E[f(z)²] / Var(z) for z ~ N(0, v): what the derivation gives."""
+    slope = 0.01 if alpha is None else alpha
+    return {"relu": 0.5, "leaky_relu": (1 + slope * slope) / 2, "tanh": 1.0, "linear": 1.0}[activation]
+
+
+@functools.cache
+def measured_gain(activation: str, alpha: float | None) -> float:
+    """The gain a forward pass measures: y = W f(z) with z ~ N(0, v), fixed seed, in float64;
+    Var(y) / (Var(z) · Σ_k w_jk² averaged over the rows j), which is E[f(z)²] / Var(z)."""
+    generator = torch.Generator().manual_seed(0)
+    variance = TANH_VARIANCE if activation == "tanh" else 1.0
+    z = torch.randn(GAIN_BATCH, GAIN_WIDTH, generator=generator, dtype=torch.float64) * math.sqrt(variance)
+    W = torch.randn(GAIN_WIDTH, GAIN_WIDTH, generator=generator, dtype=torch.float64) / math.sqrt(GAIN_WIDTH)
+    slope = 0.01 if alpha is None else alpha
+    f = {"relu": torch.relu, "leaky_relu": lambda x: torch.where(x > 0, x, slope * x),
+         "tanh": torch.tanh, "linear": lambda x: x}[activation]
+    y = f(z) @ W.T
+    return (y.var() / (z.var() * W.square().sum(dim=1).mean())).item()
+
+
+def _gain_hint(activation: str, alpha: float | None, value: float) -> str:
+    """What a wrong gain most likely got wrong."""
+    slope = 0.01 if alpha is None else alpha
+    exact = exact_gain(activation, alpha)
+    calculate_gain_like = (5 / 3, 25 / 9, 9 / 25, 3 / 5)
+    leaky_slips = {(1 + slope) / 2: "the negative half's values are multiplied by α, so their squares by α²: "
+                                    "(1 + α²) / 2, not (1 + α) / 2",
+                   (1 - slope * slope) / 2: "the negative half ADDS α² times half of E[z²]: (1 + α²) / 2, "
+                                            "not (1 - α²) / 2",
+                   0.5: "leaky ReLU does not zero the negative half: it keeps α² of its second moment, "
+                        "(1 + α²) / 2"}
+    if alpha is None and activation == "leaky_relu" and math.isclose(value, 0.5, rel_tol=1e-9):
+        return "that is the gain for α = 0; alpha defaults to 0.01"
+    for slip, hint in leaky_slips.items() if activation == "leaky_relu" else ():
+        if math.isclose(value, slip, rel_tol=1e-9):
+            return hint
+    if activation == "tanh" and any(math.isclose(value, x, rel_tol=1e-3) for x in calculate_gain_like):
+        return ("torch.nn.init.calculate_gain('tanh') = 5/3 is PyTorch's empirical std gain, chosen for "
+                "saturation; the derivation's gain is the small-z limit: near 0, tanh(z) ≈ z, so "
+                "E[tanh(z)²] / Var(z) → 1")
+    if activation != "leaky_relu" and math.isclose(value, (1 + slope * slope) / 2, rel_tol=1e-9):
+        return f"alpha is the slope of 'leaky_relu' only: {activation!r} ignores it"
+    if math.isclose(value, 1 / exact, rel_tol=1e-6):
+        return ("that is 1/g, the factor the variance-preserving σ² = 1/(g·n) makes up for (He's 2 for "
+                "ReLU); the gain itself is E[f(z)²] / Var(z)")
+    if math.isclose(value, math.sqrt(exact), rel_tol=1e-6):
+        return "that is √g, the factor on the std; the variance's factor is g itself"
+    if math.isclose(value, exact, rel_tol=1e-2):
+        return ("close, but not exact: an estimate (sampling, a coarse or float32 computation) is not "
+                "accurate enough; the derivation gives a closed form")
+    return {"relu": "ReLU zeroes the negative half of a symmetric z, so only half of E[z²] is left: "
+                    "E[relu(z)²] = Var(z) / 2",
+            "leaky_relu": "leaky ReLU keeps the positive half of E[z²] and α² times the negative half "
+                          "(its values are multiplied by α, their squares by α², whatever α's sign): "
+                          "(1 + α²) / 2",
+            "tanh": "near 0, tanh(z) ≈ z, so E[tanh(z)²] / Var(z) → 1",
+            "linear": "f(z) = z leaves E[z²] = Var(z) as it is: the gain is 1"}[activation]
+
+
+def test_variance_gain(got, want):
+    for activation, alpha in GAIN_CASES:
+        what = gain_what(activation, alpha)
+        value = number(got[what], what=what)
+        exact, measured = exact_gain(activation, alpha), measured_gain(activation, alpha)
+        if not math.isclose(measured, exact, rel_tol=0.05):
+            raise RuntimeError(f"the check's own measurement of {what}, {measured}, is not {exact}")
+        if not math.isclose(value, exact, rel_tol=1e-6):
+            near = " (close to the measurement, but not the exact value)" \
+                if math.isclose(value, measured, rel_tol=0.05) else ""
+            variance = TANH_VARIANCE if activation == "tanh" else 1.0
+            fail(f"{what} returned {value:.6g}{near}: a forward pass y = W·f(z) with z ~ N(0, {variance:g}) "
+                 f"through a layer of width {GAIN_WIDTH} measures E[f(z)²] / Var(z) = {measured:.4f}, "
+                 f"and the derivation gives {exact:.6g}. Hint: {_gain_hint(activation, alpha, value)}.")
+    for activation in UNKNOWN_ACTIVATIONS:
+        what = gain_what(activation, None)
+        refusal = got[what]
+        raised = refusal.get("raised") if type(refusal) is dict else None
+        expect(type(raised) is list and "ValueError" in raised,
+               f"{what} {'raised ' + str(raised[0]) if type(raised) is list and raised else 'returned'} "
+               f"instead of raising ValueError, as an activation other than "
+               f"{', '.join(map(repr, ALLOWED_ACTIVATIONS))} should.")
+        message = str(refusal.get("message"))
+        missing = [name for name in ALLOWED_ACTIVATIONS if not re.search(rf"(?<!\w){name}(?!\w)", message)]
+        expect(not missing, f"{what} raised ValueError({message!r}): its message should name the allowed "
+                            f"activations ({', '.join(map(repr, ALLOWED_ACTIVATIONS))}) so that the caller "
+                            "knows what to pass; it leaves out " + ", ".join(map(repr, missing)) + ".")
+
+
 def _compare_stats(stats: object, expected: list, what: str) -> None:
     """Each layer's mean, std and weight-gradient norm against the reference's."""
     expect(type(stats) is list and len(stats) == len(expected),
@@ -261,6 +370,100 @@ def test_layer_stats(got, want):
     _compare_stats(stats, expected, NESTED_STATS_WHAT)
     expect(got["nested hooks left"] is False,
            f"{NESTED_STATS_WHAT} left forward hooks on the model: remove them (handle.remove()).")
+
+
+def _first_below(norms: Sequence[float], floor: float, *, from_output: bool = True,
+                 compare: Callable[[float, float], bool] = operator.lt) -> int | None:
+    """The first 1-based position, counted from the output layer (or the input), below `floor`."""
+    ordered = list(reversed(norms)) if from_output else list(norms)
+    return next((position for position, norm in enumerate(ordered, start=1) if compare(norm, floor)), None)
+
+
+def _shifted(depth: int | None, change: Callable[[int], int]) -> int | None:
+    return None if depth is None else change(depth)
+
+
+def _from_input(norms: Sequence[float], t: float) -> int | None:
+    return _first_below(norms, t * norms[-1], from_output=False)
+
+
+def _zero_based(norms: Sequence[float], t: float) -> int | None:
+    return _shifted(_first_below(norms, t * norms[-1]), lambda depth: depth - 1)
+
+
+def _list_index(norms: Sequence[float], t: float) -> int | None:
+    return _shifted(_first_below(norms, t * norms[-1]), lambda depth: len(norms) - depth)
+
+
+def _last_crossing(norms: Sequence[float], t: float) -> int | None:
+    return _shifted(_first_below(norms, t * norms[-1], from_output=False),
+                    lambda position: len(norms) - position + 1)
+
+
+def _at_or_below(norms: Sequence[float], t: float) -> int | None:
+    return _first_below(norms, t * norms[-1], compare=operator.le)
+
+
+def _of_largest(norms: Sequence[float], t: float) -> int | None:
+    return _first_below(norms, t * max(norms))
+
+
+def _absolute(norms: Sequence[float], t: float) -> int | None:
+    return _first_below(norms, t)
+
+
+def _default_threshold(norms: Sequence[float], t: float) -> int | None:
+    return _first_below(norms, 1e-2 * norms[-1])
+
+
+# What known mistakes return for (norms, threshold), and what to tell a student whose answer is one.
+_DEPTH_MISTAKES: tuple[tuple[Callable[[Sequence[float], float], int | None], str], ...] = (
+    (_from_input, "that is the depth counted from the input side: grad_norms starts at the input layer, "
+                  "so walk it from the end (the output layer, depth 1) backwards"),
+    (_zero_based, "depths start at 1 for the output layer, not at 0"),
+    (_list_index, "that is the layer's index in the list; return its depth counted from the output "
+                  "layer (1)"),
+    (_last_crossing, "that is the last crossing (the deepest layer below the threshold); return the "
+                     "first one, walking back from the output layer"),
+    (_at_or_below, "a norm equal to threshold × the output layer's is not below it: compare with <, "
+                   "not <="),
+    (_of_largest, "the threshold is relative to the OUTPUT layer's norm (grad_norms[-1]), not to the "
+                  "largest one"),
+    (_absolute, "the threshold is relative: compare with threshold × the output layer's norm, not with "
+                "threshold itself"),
+    (_default_threshold, "use the threshold passed in, not always 1e-2"),
+)
+
+
+def _depth_hint(got) -> str:
+    """The known mistake that gives every depth the student's function returned, if one does."""
+    answers = [(norms, 1e-2 if threshold is None else threshold, got.observations[key])
+               for key, norms, threshold in HISTORIES if key in got]
+    for mistake, hint in _DEPTH_MISTAKES:
+        if all(mistake(norms, t) == answer for norms, t, answer in answers):
+            return hint
+    return ("walk back from the output layer (the LAST entry, depth 1) and return the first depth whose "
+            "norm is strictly below threshold × the output layer's norm, or None")
+
+
+def test_vanishing_depth(got, want):
+    for key, norms, threshold in HISTORIES:
+        what = history_what(norms, threshold)
+        depth, expected = got[key], want[key]
+        expect(depth is None or type(depth) is int,
+               f"{what} returned {type(depth).__name__}: return the depth as an int (or None), "
+               "for example int(...) of a tensor's index.")
+        if depth != expected:
+            hint = ("when no layer falls below the threshold, return None, not a number"
+                    if expected is None and depth in (0, -1) else _depth_hint(got))
+            fail(f"{what} returned {depth}, expected {expected}: {hint}.")
+        expect(got[f"{key}: left"] == want[f"{key}: left"],
+               f"{what} changed the list it was given: leave the caller's gradient norms as they "
+               "were (reversed(grad_norms) or grad_norms[::-1] make a reversed view or copy).")
+    raised = got[EMPTY_HISTORY]
+    expect(type(raised) is list and "ValueError" in raised,
+           f"{EMPTY_HISTORY} {'returned' if raised is None else 'raised ' + str(raised[0])} instead of "
+           "raising ValueError: an empty list has no output layer to compare with.")
 
 
 def _check_orthogonal(where: str, W: torch.Tensor) -> None:

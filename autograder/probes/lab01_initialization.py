@@ -18,6 +18,12 @@ recording the signs of W's diagonal (QR without the sign correction makes W[0, 0
 ModuleList, and on a bare nn.Linear; `layer_stats` on a model in eval mode whose Linear layers
 sit in a custom module, whose parameters hold a stale gradient, recording its mode and
 gradients afterwards (and the mode of the first model, in train mode).
+
+The graded conclusion and the graded derivation: `vanishing_depth` on gradient-norm histories
+the grader makes (`HISTORIES`: the tricky ones included, lists and tuples, each list recorded
+again afterwards), and `variance_gain` for every activation and slope of `GAIN_CASES`, with
+the class and message of what it raises for an activation it does not know. The check
+computes the exact gains itself and measures them in a forward pass of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -278,6 +284,42 @@ def _probe_apply_init(see, apply_init: Callable[..., Any]) -> None:
                                          for name, parameter in model.named_parameters()})
 
 
+# (activation, alpha or None for the default): alpha only matters for "leaky_relu".
+GAIN_CASES: tuple[tuple[str, float | None], ...] = (
+    ("relu", None), ("relu", 0.2), ("leaky_relu", 0.2), ("leaky_relu", 0.0), ("leaky_relu", 0.01),
+    ("leaky_relu", 1.0), ("leaky_relu", -0.5), ("leaky_relu", 3.0), ("leaky_relu", None),
+    ("tanh", None), ("tanh", 0.2), ("linear", None), ("linear", 0.2),
+)
+UNKNOWN_ACTIVATIONS = ("sigmoid", "elu")
+
+
+def gain_what(activation: str, alpha: float | None) -> str:
+    return f"variance_gain({activation!r})" if alpha is None else f"variance_gain({activation!r}, {alpha})"
+
+
+def _refusal(function: Callable[..., Any], *arguments: Any) -> dict[str, Any] | None:
+    """How `function(*arguments)` refused: its exception's class names and message; None if it
+    returned."""
+    try:
+        function(*arguments)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return {"raised": [cls.__name__ for cls in type(error).__mro__], "message": str(error)}
+    return None
+
+
+@probe
+def test_variance_gain(see, variance_gain):
+    for activation, alpha in GAIN_CASES:
+        what = gain_what(activation, alpha)
+        arguments = (activation,) if alpha is None else (activation, alpha)
+        see.call(what, variance_gain, *arguments, what=what)
+    for activation in UNKNOWN_ACTIVATIONS:
+        what = gain_what(activation, None)
+        see.call(what, _refusal, variance_gain, activation, what=what)
+
+
 def stats_model(depth: int = 4) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     sizes = [64] + [48] * depth
@@ -339,6 +381,45 @@ def test_layer_stats(see, layer_stats):
     see.call("nested stats", layer_stats, model, X, y, nn.CrossEntropyLoss(), what=NESTED_STATS_WHAT)
     see("nested after", model)
     see("nested hooks left", any(bool(module._forward_hooks) for module in model.modules()))
+
+
+# (key, grad_norms input side first, threshold or None for the default): histories the grader
+# makes, each telling a known mistake apart (counted from the input side, 0-based, the last
+# crossing, <= for <, relative to the largest norm or absolute, the threshold ignored, ...).
+HISTORIES: tuple[tuple[str, Sequence[float], float | None], ...] = (
+    ("monotone decay", [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0], None),
+    ("slow decay", [0.7**k for k in range(14, -1, -1)], None),
+    ("below, above again, below", [3.0, 2e-3, 4.0, 5e-4, 0.8, 2.0], None),
+    ("never below", [0.5, 0.9, 0.03, 1.5], None),
+    ("small norms, never below", [2e-4, 5e-4, 1e-3, 4e-3], None),
+    ("lower layers larger than the output layer", [40.0, 9.0, 0.05, 1.0], None),
+    ("tiny output layer", [5.0, 4.0, 1e-9], None),
+    ("exactly the threshold", [0.25, 3.0, 1.0, 4.0], 0.25),
+    ("another threshold", [0.09, 0.3, 0.2, 1.0], 0.1),
+    ("another threshold, as a tuple", (0.6, 0.01, 0.4, 2.0), 1e-3),
+    ("a single layer", [0.7], None),
+    ("two layers", [1e-3, 1.0], None),
+    ("a huge ratio", [1e-30, 1e-12, 3.0, 2e8], None),
+    ("a tuple", (1e-4, 0.5, 3e-3, 1.0), None),
+    ("integers", [0, 200, 7, 100], None),
+)
+EMPTY_HISTORY = "vanishing_depth([])"
+
+
+def history_what(norms: Sequence[float], threshold: float | None) -> str:
+    inner = ", ".join(f"{norm:g}" for norm in norms)
+    shown = f"({inner})" if isinstance(norms, tuple) else f"[{inner}]"
+    return f"vanishing_depth({shown})" if threshold is None else f"vanishing_depth({shown}, {threshold:g})"
+
+
+@probe
+def test_vanishing_depth(see, vanishing_depth):
+    for key, norms, threshold in HISTORIES:
+        given = list(norms) if isinstance(norms, list) else tuple(norms)
+        arguments = (given,) if threshold is None else (given, threshold)
+        see.call(key, vanishing_depth, *arguments, what=history_what(norms, threshold))
+        see(f"{key}: left", given)
+    see.raises(EMPTY_HISTORY, vanishing_depth, [])
 
 
 ORTHOGONAL_SHAPES = [(64, 64), (100, 30), (30, 100)]

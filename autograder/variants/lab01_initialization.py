@@ -247,6 +247,143 @@ def apply_init(model, scheme, distribution):
 ''', "test_apply_init"),
 ]
 
+MISTAKES += [
+    # vanishing_depth: a graded conclusion, judged on the grader's own histories.
+    wrong("vanishing_depth counts depth from the input side", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if not grad_norms:
+        raise ValueError("empty")
+    for depth, norm in enumerate(grad_norms, start=1):
+        if norm < threshold * grad_norms[-1]:
+            return depth
+    return None
+''', "test_vanishing_depth"),
+    wrong("vanishing_depth counts depth from 0", "vanishing_depth",
+          _edit("vanishing_depth", ("start=1", "start=0")), "test_vanishing_depth"),
+    wrong("vanishing_depth relative to the largest norm", "vanishing_depth",
+          _edit("vanishing_depth", ("threshold * grad_norms[-1]", "threshold * max(grad_norms)")),
+          "test_vanishing_depth"),
+    wrong("vanishing_depth with an absolute threshold", "vanishing_depth",
+          _edit("vanishing_depth", ("threshold * grad_norms[-1]", "threshold")), "test_vanishing_depth"),
+    wrong("vanishing_depth with <= for <", "vanishing_depth",
+          _edit("vanishing_depth", ("if norm < floor", "if norm <= floor")), "test_vanishing_depth"),
+    wrong("vanishing_depth with > for < (the sign of the comparison reversed)", "vanishing_depth",
+          _edit("vanishing_depth", ("if norm < floor", "if norm > floor")), "test_vanishing_depth"),
+    wrong("vanishing_depth returns the last crossing", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if len(grad_norms) == 0:
+        raise ValueError("empty")
+    found = None
+    for depth, norm in enumerate(reversed(grad_norms), start=1):
+        if norm < threshold * grad_norms[-1]:
+            found = depth
+    return found
+''', "test_vanishing_depth"),
+    wrong("vanishing_depth returns the layer's list index", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if len(grad_norms) == 0:
+        raise ValueError("empty")
+    for index in range(len(grad_norms) - 1, -1, -1):
+        if grad_norms[index] < threshold * grad_norms[-1]:
+            return index
+    return None
+''', "test_vanishing_depth"),
+    wrong("vanishing_depth returns -1 when no layer falls below", "vanishing_depth",
+          _edit("vanishing_depth", ("    return None\n", "    return -1\n")), "test_vanishing_depth"),
+    wrong("vanishing_depth returns 0 when no layer falls below", "vanishing_depth",
+          _edit("vanishing_depth", ("    return None\n", "    return 0\n")), "test_vanishing_depth"),
+    wrong("vanishing_depth ignores the threshold passed in", "vanishing_depth",
+          _edit("vanishing_depth", ("floor = threshold * grad_norms[-1]", "floor = 1e-2 * grad_norms[-1]")),
+          "test_vanishing_depth"),
+    wrong("vanishing_depth returns None for an empty list", "vanishing_depth",
+          _edit("vanishing_depth", ("        raise ValueError(",
+                                    "        return None\n        raise ValueError(")),
+          "test_vanishing_depth"),
+    wrong("vanishing_depth reverses the caller's list in place", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if len(grad_norms) == 0:
+        raise ValueError("empty")
+    floor = threshold * grad_norms[-1]
+    grad_norms.reverse()
+    for depth, norm in enumerate(grad_norms, start=1):
+        if norm < floor:
+            return depth
+    return None
+''', "test_vanishing_depth"),
+    wrong("vanishing_depth returns a tensor", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    norms = torch.tensor(grad_norms, dtype=torch.float64).flip(0)
+    if norms.numel() == 0:
+        raise ValueError("empty")
+    below = torch.nonzero(norms < threshold * norms[0])
+    return below[0, 0] + 1 if len(below) else None
+''', "test_vanishing_depth"),
+    # variance_gain: the derivation, entered as a formula.
+    wrong("variance_gain of ReLU 1 (the zeroed half forgotten)", "variance_gain",
+          _edit("variance_gain", ("        return 0.5\n", "        return 1.0\n")), "test_variance_gain"),
+    wrong("variance_gain of leaky ReLU (1 + α)/2", "variance_gain",
+          _edit("variance_gain", ("(1 + alpha**2) / 2", "(1 + alpha) / 2")), "test_variance_gain"),
+    wrong("variance_gain of leaky ReLU (1 - α²)/2 (the sign of α² wrong)", "variance_gain",
+          _edit("variance_gain", ("(1 + alpha**2) / 2", "(1 - alpha**2) / 2")), "test_variance_gain"),
+    wrong("variance_gain of leaky ReLU 1/2 (the α² term missing)", "variance_gain",
+          _edit("variance_gain", ("(1 + alpha**2) / 2", "1 / 2")), "test_variance_gain"),
+    wrong("variance_gain returns the std gain √g", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    gains = {"relu": 0.5, "leaky_relu": (1 + alpha**2) / 2, "tanh": 1.0, "linear": 1.0}
+    if activation not in gains:
+        raise ValueError(f"use one of {list(gains)}")
+    return math.sqrt(gains[activation])
+''', "test_variance_gain"),
+    wrong("variance_gain returns 1/g", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    gains = {"relu": 0.5, "leaky_relu": (1 + alpha**2) / 2, "tanh": 1.0, "linear": 1.0}
+    if activation not in gains:
+        raise ValueError(f"use one of {list(gains)}")
+    return 1 / gains[activation]
+''', "test_variance_gain"),
+    wrong("variance_gain of tanh 5/3 (calculate_gain's)", "variance_gain",
+          _edit("variance_gain", ("    if activation in (\"tanh\", \"linear\"):\n        return 1.0\n",
+                                  "    if activation == \"tanh\":\n        return 5 / 3\n"
+                                  "    if activation == \"linear\":\n        return 1.0\n")),
+          "test_variance_gain"),
+    wrong("variance_gain of tanh (5/3)²", "variance_gain",
+          _edit("variance_gain", ("    if activation in (\"tanh\", \"linear\"):\n        return 1.0\n",
+                                  "    if activation == \"tanh\":\n        return (5 / 3) ** 2\n"
+                                  "    if activation == \"linear\":\n        return 1.0\n")),
+          "test_variance_gain"),
+    wrong("variance_gain as 1/calculate_gain² (right for ReLU, wrong for tanh)", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    if activation not in ("relu", "leaky_relu", "tanh", "linear"):
+        raise ValueError("use 'relu', 'leaky_relu', 'tanh' or 'linear'")
+    return 1 / nn.init.calculate_gain(activation, alpha) ** 2
+''', "test_variance_gain"),
+    wrong("variance_gain returns 1 for an unknown activation", "variance_gain",
+          _edit("variance_gain", ("    raise ValueError(", "    return 1.0\n    raise ValueError(")),
+          "test_variance_gain"),
+    wrong("variance_gain's ValueError does not name the allowed activations", "variance_gain",
+          _edit("variance_gain", (": use 'relu', 'leaky_relu', 'tanh' or 'linear'.", "")),
+          "test_variance_gain"),
+    wrong("variance_gain with alpha defaulting to 0", "variance_gain",
+          _edit("variance_gain", ("alpha: float = 0.01", "alpha: float = 0.0")), "test_variance_gain"),
+    wrong("variance_gain of ReLU uses alpha", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    if activation in ("relu", "leaky_relu"):
+        return (1 + alpha**2) / 2
+    if activation in ("tanh", "linear"):
+        return 1.0
+    raise ValueError("use 'relu', 'leaky_relu', 'tanh' or 'linear'")
+''', "test_variance_gain"),
+    wrong("variance_gain estimated by sampling in float32", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    functions = {"relu": torch.relu, "leaky_relu": lambda z: nn.functional.leaky_relu(z, alpha),
+                 "tanh": lambda z: torch.tanh(z * 1e-3) / 1e-3, "linear": lambda z: z}
+    if activation not in functions:
+        raise ValueError("use 'relu', 'leaky_relu', 'tanh' or 'linear'")
+    z = torch.randn(1_000_000)
+    return (functions[activation](z) ** 2).mean().item() / z.var().item()
+''', "test_variance_gain"),
+]
+
 ALTERNATIVES = [
     right("init_std from a table of variances", "init_std", '''
 def init_std(fan_in, fan_out, scheme):
@@ -366,4 +503,92 @@ def layer_stats(model, X, y, loss_fn):
                                     "    Q = Q @ torch.diag(torch.sign(torch.diagonal(R)))"))),
     right("Q4 as a decimal", "q4_default_ratio", "Q4 = 0.577"),
     right("Q6 as a decimal", "q6_relu_default_factor", "Q6 = 0.167"),
+    right("vanishing_depth with next() over a generator", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if not len(grad_norms):
+        raise ValueError("no gradient norms")
+    n = len(grad_norms)
+    return next((n - i for i in range(n - 1, -1, -1) if grad_norms[i] < threshold * grad_norms[-1]), None)
+'''),
+    right("vanishing_depth with tensors", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    norms = torch.as_tensor(grad_norms, dtype=torch.float64)
+    if norms.numel() == 0:
+        raise ValueError("no gradient norms")
+    below = (norms.flip(0) < threshold * norms[-1]).nonzero()
+    return int(below[0, 0]) + 1 if len(below) else None
+'''),
+    right("vanishing_depth with float32 tensors", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    norms = torch.tensor(list(grad_norms), dtype=torch.float32)
+    if len(norms) == 0:
+        raise ValueError("no gradient norms")
+    for depth, below in enumerate((norms < threshold * norms[-1]).flip(0).tolist(), start=1):
+        if below:
+            return depth
+    return None
+'''),
+    right("vanishing_depth comparing ratios", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if len(grad_norms) == 0:
+        raise ValueError("no gradient norms")
+    output = grad_norms[-1]
+    ratios = [norm / output for norm in grad_norms[::-1]]
+    return next((depth for depth, ratio in enumerate(ratios, start=1) if ratio < threshold), None)
+'''),
+    right("vanishing_depth with a while loop from the back", "vanishing_depth", '''
+def vanishing_depth(grad_norms, threshold=1e-2):
+    if len(grad_norms) == 0:
+        raise ValueError("grad_norms is empty")
+    index = len(grad_norms) - 1
+    while index >= 0:
+        if grad_norms[index] < threshold * grad_norms[-1]:
+            return len(grad_norms) - index
+        index -= 1
+    return None
+'''),
+    right("variance_gain as 0.5 * (1 + alpha * alpha)", "variance_gain",
+          _edit("variance_gain", ("(1 + alpha**2) / 2", "0.5 * (1 + alpha * alpha)"))),
+    right("variance_gain from a dict of lambdas", "variance_gain", '''
+GAINS = {"relu": lambda a: 0.5, "leaky_relu": lambda a: (1 + a * a) / 2,
+         "tanh": lambda a: 1.0, "linear": lambda a: 1.0}
+
+
+def variance_gain(activation, alpha=0.01):
+    if activation not in GAINS:
+        raise ValueError(f"unknown activation {activation}; choose from {', '.join(GAINS)}")
+    return float(GAINS[activation](alpha))
+'''),
+    right("variance_gain with ReLU as leaky ReLU of slope 0", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    match activation:
+        case "relu":
+            return variance_gain("leaky_relu", 0.0)
+        case "leaky_relu":
+            return (1 + alpha**2) / 2
+        case "tanh" | "linear":
+            return 1.0
+    raise ValueError("activation must be relu, leaky_relu, tanh or linear")
+'''),
+    right("variance_gain from calculate_gain for ReLU and leaky ReLU, 1 for tanh", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    if activation in ("tanh", "linear"):
+        return 1.0
+    if activation in ("relu", "leaky_relu"):
+        return nn.init.calculate_gain(activation, alpha) ** -2
+    raise ValueError(f"{activation!r} is none of relu, leaky_relu, tanh, linear")
+'''),
+    right("variance_gain by trapezoidal integration over N(0, 1) in float64", "variance_gain", '''
+def variance_gain(activation, alpha=0.01):
+    """E[f(z)²] / Var(z) by quadrature; tanh at a tiny variance v, where its gain is the small-z one."""
+    v = 1e-10 if activation == "tanh" else 1.0
+    functions = {"relu": torch.relu, "leaky_relu": lambda z: torch.where(z > 0, z, alpha * z),
+                 "tanh": torch.tanh, "linear": lambda z: z}
+    if activation not in functions:
+        raise ValueError("activation must be 'relu', 'leaky_relu', 'tanh' or 'linear'")
+    z = torch.linspace(-12, 12, 200_001, dtype=torch.float64)
+    density = torch.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+    f = functions[activation](z * math.sqrt(v))
+    return (torch.trapezoid(f**2 * density, z) / v).item()
+'''),
 ]

@@ -101,3 +101,69 @@ def test_answer_key_agrees_with_pytorch():
     torch.manual_seed(5)
     default = nn.Linear(1000, 1000).weight.std().item()
     assert default / (1 / math.sqrt(1000)) == pytest.approx(ref.Q4, rel=0.01)
+
+
+def second_moment(f, variance: float = 1.0) -> float:
+    """E[f(z)²] for z ~ N(0, variance), by the trapezoidal rule on a fine float64 grid."""
+    z = torch.linspace(-12, 12, 200_001, dtype=torch.float64)
+    density = torch.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+    return torch.trapezoid(f(z * math.sqrt(variance)) ** 2 * density, z).item()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.2, 1.0, -0.5, 3.0])
+def test_variance_gain_is_the_second_moment_of_leaky_relu(alpha):
+    gain = ref.variance_gain("leaky_relu", alpha)
+    assert gain == pytest.approx(second_moment(lambda z: torch.where(z > 0, z, alpha * z)), rel=1e-9)
+    assert gain == pytest.approx(1 / nn.init.calculate_gain("leaky_relu", alpha) ** 2, rel=1e-12)
+
+
+def test_variance_gain_of_relu_tanh_and_linear():
+    assert ref.variance_gain("relu") == pytest.approx(second_moment(torch.relu), rel=1e-9)
+    assert ref.variance_gain("relu") == pytest.approx(1 / nn.init.calculate_gain("relu") ** 2)
+    assert ref.variance_gain("tanh") == pytest.approx(second_moment(torch.tanh, 1e-8) / 1e-8, rel=1e-7)
+    assert ref.variance_gain("linear") == ref.variance_gain("linear", 0.3) == 1.0
+    assert ref.variance_gain("leaky_relu") == pytest.approx(0.50005)
+
+
+def test_variance_gain_refuses_unknown_activations_naming_the_known_ones():
+    with pytest.raises(ValueError, match="'relu', 'leaky_relu', 'tanh' or 'linear'"):
+        ref.variance_gain("sigmoid")
+
+
+def test_variance_gain_predicts_the_variance_of_a_wide_layer():
+    generator = torch.Generator().manual_seed(6)
+    n = 256
+    z = torch.randn(2048, n, generator=generator, dtype=torch.float64)
+    W = torch.randn(n, n, generator=generator, dtype=torch.float64) * math.sqrt(2 / n)
+    n_sigma2 = W.square().sum(dim=1).mean().item()  # n·σ² of this draw of W
+    for activation, f in (("relu", torch.relu), ("leaky_relu", lambda x: nn.functional.leaky_relu(x, 0.01)),
+                          ("linear", lambda x: x)):
+        ratio = ((f(z) @ W.T).var() / z.var()).item()
+        assert ratio == pytest.approx(n_sigma2 * ref.variance_gain(activation), rel=0.03)
+
+
+@pytest.mark.parametrize(("norms", "threshold", "depth"), [
+    ([1e-5, 1e-3, 0.5, 1.0], 1e-2, 3),
+    ([3.0, 2e-3, 4.0, 5e-4, 0.8, 2.0], 1e-2, 3),
+    ([40.0, 9.0, 0.05, 1.0], 1e-2, None),
+    ([0.25, 3.0, 1.0, 4.0], 0.25, 4),
+    ((0.6, 0.01, 0.4, 2.0), 1e-2, 3),
+    ((0.6, 0.01, 0.4, 2.0), 1e-3, None),
+    ([0.7], 1e-2, None),
+])
+def test_vanishing_depth_walks_back_from_the_output_layer(norms, threshold, depth):
+    given = list(norms) if isinstance(norms, list) else norms
+    assert ref.vanishing_depth(given, threshold) == depth
+    assert list(given) == list(norms)
+
+
+def test_vanishing_depth_of_layer_stats_and_of_nothing():
+    torch.manual_seed(7)
+    model = nn.Sequential(*[module for _ in range(6) for module in (nn.Linear(32, 32), nn.Sigmoid())],
+                          nn.Linear(32, 4))
+    stats = ref.layer_stats(model, torch.randn(64, 32), torch.randint(0, 4, (64,)), nn.CrossEntropyLoss())
+    norms = [layer["grad_norm"] for layer in stats]
+    depth = ref.vanishing_depth(norms)
+    assert depth is not None and norms[-depth] < 1e-2 * norms[-1] <= min(norms[-depth + 1:])
+    with pytest.raises(ValueError):
+        ref.vanishing_depth([])
