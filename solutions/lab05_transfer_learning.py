@@ -6,8 +6,11 @@ test suite fails on any difference.
 """
 
 import copy
+import math
+from collections.abc import Sequence
 
 import torch
+from scipy import stats
 from torch import nn
 
 import labs
@@ -92,6 +95,30 @@ def fine_tune(model: nn.Sequential, data: dict, frozen_epochs: int, unfrozen_epo
                         batch_size=32, loss_fn=loss_fn, progress=False)
     records = frozen.records + unfrozen.records
     return labs.History([{**record, "epoch": epoch} for epoch, record in enumerate(records, start=1)])
+    ### END SOLUTION
+
+
+# %% cell: paired_gain
+def paired_gain(scratch: Sequence[float], transfer: Sequence[float], confidence: float = 0.95) -> dict:
+    """The mean per-seed gain transfer[i] - scratch[i] and its two-sided Student-t interval.
+
+    Returns {"mean", "low", "high"} as floats and the number of seeds {"n"}. Paired: both runs
+    of a seed share its draw, so their difference cancels the luck of that draw.
+    """
+    ### BEGIN SOLUTION
+    if len(scratch) != len(transfer):
+        raise ValueError(f"pass one accuracy per seed for each method, in the same seed order: got "
+                         f"{len(scratch)} from scratch and {len(transfer)} with transfer.")
+    n = len(scratch)
+    if n < 2:
+        raise ValueError(f"pass the accuracies of at least 2 seeds, got {n}: the spread of the "
+                         f"gains needs two of them.")
+    gains = [float(after) - float(before) for before, after in zip(scratch, transfer)]
+    mean = sum(gains) / n
+    std = math.sqrt(sum((gain - mean) ** 2 for gain in gains) / (n - 1))
+    t = float(stats.t.ppf((1 + confidence) / 2, n - 1))
+    half_width = t * std / math.sqrt(n)
+    return {"mean": mean, "low": mean - half_width, "high": mean + half_width, "n": n}
     ### END SOLUTION
 
 

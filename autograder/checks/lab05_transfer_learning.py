@@ -6,14 +6,18 @@ The task split is checked against the probe's own inputs (image i is filled with
 returned image names its row of X). Freezing is checked against PyTorch's
 `nn.Module.requires_grad_` on a model built here, parameter groups against what
 `torch.optim.SGD` made of them, and the rest (model A's copied body, the fine-tuned model,
-its History) against the reference's record.
+its History) against the reference's record. `paired_gain` is checked against the interval
+computed here in float64 from the probe's own accuracies (and the reference's record); a wrong
+interval is compared with what each known mistake gives, so the message can name it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
+from scipy import stats
 from torch import nn
 
 from autograder.checks.core import choice_question, expect, expect_close, fail, number_question
@@ -21,6 +25,8 @@ from autograder.probes.lab05_transfer_learning import (
     BODY_LR,
     BOTH_PHASES,
     FROZEN_ONLY,
+    GAIN_ERRORS,
+    GAIN_REFUSED,
     GROUP_MODELS,
     HEAD_LR,
     LR,
@@ -30,6 +36,8 @@ from autograder.probes.lab05_transfer_learning import (
     SPLIT_DEFAULTS,
     UNFROZEN_LR,
     fine_tune_where,
+    gain_cases,
+    gain_where,
     groups_where,
     mixed_model,
     reuse_where,
@@ -438,6 +446,166 @@ def test_fine_tune(got, want):
                      what=f"{where}: validation loss of epoch {number}",
                      hint="Evaluate on data[\"valid\"] in both phases: the validation data you are given.")
 
+
+# --- Exercise 6: paired_gain ---------------------------------------------------------------
+
+GAIN_KEYS = {"mean", "low", "high", "n"}
+# Tight enough for float64 summed in any order, far too tight for float32.
+GAIN_RTOL, GAIN_ATOL = 1e-9, 1e-12
+FLOAT64_HINT = "Compute in float64: Python floats, NumPy, or torch with dtype=torch.float64."
+SPELLED_OUT = ("the interval is mean ± t · s / √n, with s the sample standard deviation (n − 1) of the "
+               "per-seed gains and t = stats.t.ppf((1 + confidence) / 2, n - 1)")
+
+
+def _mean_std(values: list[float], ddof: int = 1) -> tuple[float, float]:
+    mean = math.fsum(values) / len(values)
+    return mean, math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (len(values) - ddof))
+
+
+def _t(quantile: float, degrees: float) -> float:
+    return float(stats.t.ppf(quantile, degrees))
+
+
+def _welch_half_width(scratch: list[float], transfer: list[float], quantile: float) -> float:
+    """Half the interval of mean(transfer) − mean(scratch) for two unpaired samples (Welch)."""
+    n = len(scratch)
+    shares = [_mean_std(list(runs))[1] ** 2 / n for runs in (scratch, transfer)]
+    if sum(shares) == 0:
+        return math.nan
+    degrees = sum(shares) ** 2 / sum(share ** 2 / (n - 1) for share in shares)
+    return _t(quantile, degrees) * math.sqrt(sum(shares))
+
+
+def _pooled_half_width(scratch: list[float], transfer: list[float], quantile: float) -> float:
+    """Half the interval of the two means with a pooled variance, 2n − 2 degrees of freedom."""
+    n = len(scratch)
+    pooled = sum(_mean_std(list(runs))[1] ** 2 for runs in (scratch, transfer)) / 2
+    return _t(quantile, 2 * n - 2) * math.sqrt(2 * pooled / n)
+
+
+def _close(value: float, target: float, rtol: float = GAIN_RTOL) -> bool:
+    return math.isclose(value, target, rel_tol=rtol, abs_tol=GAIN_ATOL)
+
+
+def _half_width_mistakes(scratch: list[float], transfer: list[float], confidence: float
+                         ) -> list[tuple[float, str]]:
+    """The half-widths that known mistakes give, each with what to tell the student."""
+    gains = [float(b) - float(a) for a, b in zip(scratch, transfer)]
+    n = len(gains)
+    quantile = (1 + confidence) / 2
+    _, std = _mean_std(gains)
+    _, population_std = _mean_std(gains, ddof=0)
+    t = _t(quantile, n - 1)
+    error = std / math.sqrt(n)
+    mistakes = [
+        (float(stats.norm.ppf(quantile)) * error,
+         f"used the normal quantile ({float(stats.norm.ppf(quantile)):.3f}) instead of Student's t: "
+         f"with {n} seeds s is itself uncertain, so use t with n − 1 = {n - 1} degrees of freedom, "
+         f"stats.t.ppf((1 + confidence) / 2, n - 1) = {t:.4f}"),
+        (_t(quantile, n) * error,
+         f"used t with n = {n} degrees of freedom: the mean uses one up, so take n − 1 = {n - 1}"),
+        (t * population_std / math.sqrt(n),
+         "divided by n in the standard deviation of the gains: the sample standard deviation divides "
+         "by n − 1 (ddof=1 in NumPy, statistics.stdev, torch.std's default)"),
+        (t * std,
+         "used t times the standard deviation s of the gains: the mean of n gains varies by the "
+         "standard error s / √n, so divide by √n"),
+        (_t(confidence, n - 1) * error,
+         "used the one-sided quantile stats.t.ppf(confidence, n - 1): a two-sided interval leaves "
+         "(1 − confidence) / 2 in each tail, so use stats.t.ppf((1 + confidence) / 2, n - 1)"),
+        (_t(0.975, n - 1) * error,
+         f"built a 95% interval whatever the confidence: use confidence={confidence} in "
+         "t = stats.t.ppf((1 + confidence) / 2, n - 1)"),
+    ]
+    unpaired = ("built the interval of two unpaired means from each method's own spread: the runs "
+                "are paired by seed, so use the standard deviation of the per-seed gains "
+                "transfer[i] − scratch[i]")
+    mistakes += [(_welch_half_width(scratch, transfer, quantile), unpaired),
+                 (_pooled_half_width(scratch, transfer, quantile), unpaired)]
+    return mistakes
+
+
+def _check_float(value: object, key: str, where: str) -> float:
+    expect(type(value) is float,
+           f"{where}: \"{key}\" must be a Python float (float(...)), got {_kind(value)}.")
+    return value
+
+
+def _check_gain_mean(mean: float, expected: float, scratch: list[float], transfer: list[float],
+                     where: str) -> None:
+    if _close(mean, expected):
+        return
+    told = f"{where}: the mean gain is {mean:.6g}, expected {expected:.6g}"
+    ratios = math.fsum(float(b) / float(a) for a, b in zip(scratch, transfer)) / len(scratch)
+    expect(not _close(mean, -expected, 1e-6),
+           f"{told}: the gain is transfer[i] − scratch[i] (positive when transfer helps), not "
+           "scratch − transfer.")
+    expect(not _close(mean, ratios, 1e-6),
+           f"{told}: you averaged the ratios transfer[i] / scratch[i]; the gain is the difference "
+           "transfer[i] − scratch[i].")
+    expect(not _close(mean, 100 * expected, 1e-6),
+           f"{told}: you returned percentage points; keep the accuracies' own scale (fractions).")
+    expect(not _close(mean, expected, 1e-4),
+           f"{told}: a relative error near 1e-7, float32's precision. {FLOAT64_HINT}")
+    fail(f"{told}: the mean of the per-seed gains transfer[i] − scratch[i].")
+
+
+def _check_gain_interval(low: float, high: float, mean: float, half: float, scratch: list[float],
+                         transfer: list[float], confidence: float, where: str) -> None:
+    expected_low, expected_high = mean - half, mean + half
+    if _close(low, expected_low) and _close(high, expected_high):
+        return
+    told = (f"{where}: got the interval [{low:.6g}, {high:.6g}], expected "
+            f"[{expected_low:.6g}, {expected_high:.6g}]")
+    expect(not (math.isnan(low) or math.isnan(high)),
+           f"{told}: with no spread (s = 0) the interval is [mean, mean] (stats.t.interval returns "
+           "nan for a scale of 0: handle s = 0 yourself).")
+    expect(_close(high - mean, mean - low, 1e-6),
+           f"{told}: the interval must be symmetric around the mean; {SPELLED_OUT}.")
+    got_half = (high - low) / 2
+    for wrong, message in _half_width_mistakes(scratch, transfer, confidence):
+        expect(math.isnan(wrong) or not _close(got_half, wrong, 1e-4) or _close(wrong, half, 1e-4),
+               f"{told}: you {message}.")
+    expect(not (_close(low, expected_low, 1e-4) and _close(high, expected_high, 1e-4)),
+           f"{told}: a relative error near 1e-7, float32's precision. {FLOAT64_HINT}")
+    fail(f"{told}: {SPELLED_OUT}.")
+
+
+def _check_gain(result: object, reference: dict, scratch: list[float], transfer: list[float],
+                confidence: float, where: str) -> None:
+    expect(type(result) is dict and set(result) == GAIN_KEYS,
+           f"{where} must return a dict with exactly the keys \"mean\", \"low\", \"high\" and \"n\", "
+           f"got {sorted(result) if type(result) is dict else _kind(result)}.")
+    expect(type(result["n"]) is int and result["n"] == len(scratch),
+           f"{where}: \"n\" must be the number of seeds, the int {len(scratch)}, got {result['n']!r}.")
+    mean, low, high = (_check_float(result[key], key, where) for key in ("mean", "low", "high"))
+    expected_mean, std = _mean_std([float(b) - float(a) for a, b in zip(scratch, transfer)])
+    half = _t((1 + confidence) / 2, len(scratch) - 1) * std / math.sqrt(len(scratch))
+    _check_gain_mean(mean, expected_mean, scratch, transfer, where)
+    _check_gain_interval(low, high, expected_mean, half, scratch, transfer, confidence, where)
+    for key in ("mean", "low", "high"):
+        expect_close(result[key], reference[key], what=f"{where}: \"{key}\"", rtol=GAIN_RTOL,
+                     atol=GAIN_ATOL, hint=SPELLED_OUT[0].upper() + SPELLED_OUT[1:] + ".")
+
+
+def test_paired_gain(got, want):
+    for key, scratch, transfer, confidence in gain_cases():
+        _check_gain(got[key], want[key], list(scratch), list(transfer),
+                    0.95 if confidence is None else confidence, gain_where(key, confidence))
+    for key, scratch, transfer in GAIN_ERRORS:
+        where = f"paired_gain({scratch}, {transfer})"
+        raised = got[key]
+        why = ("the two lists must hold one accuracy per seed each" if len(scratch) != len(transfer)
+               else "one gain has no spread, so at least 2 seeds are needed")
+        expect(raised is not None,
+               f"{where} returned instead of raising ValueError: {why}; say what to pass.")
+        expect(type(raised) is list and "Refused" not in raised, f"{where}: {GAIN_REFUSED}")
+        expect("ValueError" in raised,
+               f"{where} raised {raised[0] if raised else '?'} instead of ValueError: {why}; check "
+               "the lengths first and raise ValueError, saying what to pass.")
+        message = got[f"{key}: message"]
+        expect(type(message) is str and message.strip() not in ("", "None"),
+               f"{where} raised ValueError without a message: {why}; say so, and what to pass.")
 
 # --- Concept questions ---------------------------------------------------------------------
 

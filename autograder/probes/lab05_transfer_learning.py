@@ -15,13 +15,17 @@ model A's dtype and on its device (a float64 model A, a model A on the `meta` de
 custom parameter and a head without bias (`GROUP_MODELS`); `split_task_a_b` keeps its defaults
 (`SPLIT_DEFAULTS`) and draws every image of the pair when `n_b_train` is their number;
 `fine_tune` evaluates on data["valid"] in both phases and shows no progress bar (the probe
-counts the bars labs.fit opens with progress on, and hides them).
+counts the bars labs.fit opens with progress on, and hides them). `paired_gain` runs on
+accuracies the grader makes (`gain_cases`: 2 to 30 seeds, tuples, a loss, seeds sharing their
+luck, no spread at all, confidence 0.9 and 0.99; `GAIN_ERRORS` for its ValueErrors) with scipy's
+ready-made intervals refused (`GAIN_SHORTCUTS`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +34,7 @@ from torch import nn
 
 import labs
 import labs.training
-from autograder.probes.core import answer, probe, with_globals
+from autograder.probes.core import answer, forbidden, probe, with_globals
 
 # --- Exercise 1: split_task_a_b ------------------------------------------------------------
 
@@ -450,6 +454,90 @@ def test_fine_tune(see, fine_tune):
     see("is History", isinstance(history, labs.History))
     see("history type", type(history).__name__)
     see.call("history", _records, history, what=f"the History {where} returned")
+
+
+# --- Exercise 6: paired_gain ---------------------------------------------------------------
+
+# What paired_gain may not call: scipy's functions that compute the interval, or the standard
+# error, for it.
+GAIN_SHORTCUTS = {"scipy.stats": ("ttest_rel", "ttest_1samp", "sem", "bayes_mvs", "mvsdist"),
+                  "scipy.stats.mstats": ("ttest_rel", "ttest_1samp", "ttest_onesamp", "sem")}
+GAIN_REFUSED = ("paired_gain must compute the mean, the standard error and the interval itself: "
+                "scipy.stats.ttest_rel, ttest_1samp, sem, bayes_mvs and mvsdist are not allowed "
+                "here (stats.t.ppf, or stats.t.interval, is).")
+
+
+def accuracies(n: int, seed: int, gain: float, luck: float, noise: float) -> tuple[list, list]:
+    """Test accuracies of `n` seeds, from scratch and with transfer, in steps of 1/2000 (a pair's
+    2,000 test images): `luck` is the spread both runs of a seed share, `noise` each run's own."""
+    generator = torch.Generator().manual_seed(seed)
+    shared = luck * torch.randn(n, generator=generator, dtype=torch.float64)
+    own = noise * torch.randn(2, n, generator=generator, dtype=torch.float64)
+    runs = (0.85 + shared + own + torch.tensor([[0.0], [gain]], dtype=torch.float64)).clamp(0.5, 1.0)
+    scratch, transfer = ([round(2000 * float(a)) / 2000 for a in row] for row in runs)
+    return scratch, transfer
+
+
+def gain_cases() -> list[tuple[str, Any, Any, float | None]]:
+    """(key, scratch, transfer, confidence; None: the default), as the probe passes them."""
+    ten = accuracies(10, 2, 0.01, 0.08, 0.02)
+    three = accuracies(3, 1, 0.03, 0.05, 0.02)
+    steady = [0.75, 0.8125, 0.6875, 0.9375, 0.875]
+    same = accuracies(6, 7, 0.0, 0.05, 0.02)[0]
+    return [
+        ("2 seeds", *accuracies(2, 0, 0.02, 0.05, 0.02), None),
+        ("3 seeds, as tuples", tuple(three[0]), tuple(three[1]), None),
+        ("10 seeds", *ten, None),
+        ("10 seeds, confidence=0.9", *ten, 0.9),
+        ("10 seeds, confidence=0.99", *ten, 0.99),
+        ("30 seeds", *accuracies(30, 3, 0.015, 0.06, 0.02), None),
+        ("12 seeds, transfer worse", *accuracies(12, 4, -0.05, 0.04, 0.02), None),
+        ("10 seeds sharing their luck", *accuracies(10, 5, 0.02, 0.1, 0.004), None),
+        ("5 seeds, each gaining 0.0625", steady, [a + 0.0625 for a in steady], None),
+        ("6 identical pairs of runs", same, list(same), None),
+    ]
+
+
+# (key, scratch, transfer): each must raise ValueError.
+GAIN_ERRORS: list[tuple[str, list[float], list[float]]] = [
+    ("3 and 4 accuracies", [0.8, 0.85, 0.9], [0.82, 0.86, 0.93, 0.88]),
+    ("1 seed", [0.8], [0.85]),
+    ("no seed", [], []),
+]
+
+
+def gain_where(key: str, confidence: float | None) -> str:
+    """The call as a check's message names it: the key's confidence moves into the call."""
+    argument = "" if confidence is None else f", confidence={confidence}"
+    return f"paired_gain(scratch, transfer{argument}) on {key.partition(', confidence')[0]}"
+
+
+@contextlib.contextmanager
+def _gain_shortcuts_refused() -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for name, functions in GAIN_SHORTCUTS.items():
+            stack.enter_context(forbidden(importlib.import_module(name), functions, GAIN_REFUSED))
+        yield
+
+
+@probe
+def test_paired_gain(see, paired_gain):
+    with _gain_shortcuts_refused():
+        for key, scratch, transfer, confidence in gain_cases():
+            kwargs = {} if confidence is None else {"confidence": confidence}
+            see.call(key, paired_gain, scratch, transfer, what=gain_where(key, confidence), **kwargs)
+        for key, scratch, transfer in GAIN_ERRORS:
+            see.raises(key, paired_gain, scratch, transfer)
+            see(f"{key}: message", _error_message(paired_gain, scratch, transfer))
+
+
+def _error_message(function: Any, *args: Any) -> str | None:
+    """What the error `function(*args)` raises says (None if it returns)."""
+    try:
+        function(*args)
+    except Exception as error:  # the message is the observation
+        return str(error)
+    return None
 
 
 # --- Concept questions ---------------------------------------------------------------------

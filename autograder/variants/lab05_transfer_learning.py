@@ -231,6 +231,126 @@ def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
     wrong("split_task_a_b refuses to draw every image of the pair", "split_task_a_b",
           edited(LAB, "split_task_a_b", ("if n_b_train > len(b_index):", "if n_b_train >= len(b_index):")),
           "test_split_task_a_b"),
+    wrong("paired_gain subtracts the wrong way (scratch − transfer)", "paired_gain",
+          edited(LAB, "paired_gain", ("float(after) - float(before)", "float(before) - float(after)")),
+          "test_paired_gain"),
+    wrong("paired_gain uses z = 1.96 instead of Student's t", "paired_gain",
+          edited(LAB, "paired_gain", ("t = float(stats.t.ppf((1 + confidence) / 2, n - 1))",
+                                      "t = 1.96")),
+          "test_paired_gain"),
+    wrong("paired_gain uses the normal quantile of the confidence", "paired_gain",
+          edited(LAB, "paired_gain", ("stats.t.ppf((1 + confidence) / 2, n - 1)",
+                                      "stats.norm.ppf((1 + confidence) / 2)")),
+          "test_paired_gain"),
+    wrong("paired_gain gives t n degrees of freedom", "paired_gain",
+          edited(LAB, "paired_gain", ("(1 + confidence) / 2, n - 1)", "(1 + confidence) / 2, n)")),
+          "test_paired_gain"),
+    wrong("paired_gain uses the population std (ddof = 0)", "paired_gain",
+          edited(LAB, "paired_gain", ("for gain in gains) / (n - 1))", "for gain in gains) / n)")),
+          "test_paired_gain"),
+    wrong("paired_gain uses the std instead of the standard error (no / √n)", "paired_gain",
+          edited(LAB, "paired_gain", ("half_width = t * std / math.sqrt(n)", "half_width = t * std")),
+          "test_paired_gain"),
+    wrong("paired_gain takes the one-sided quantile t.ppf(confidence)", "paired_gain",
+          edited(LAB, "paired_gain", ("stats.t.ppf((1 + confidence) / 2, n - 1)",
+                                      "stats.t.ppf(confidence, n - 1)")),
+          "test_paired_gain"),
+    wrong("paired_gain ignores confidence (always 95%)", "paired_gain",
+          edited(LAB, "paired_gain", ("stats.t.ppf((1 + confidence) / 2, n - 1)",
+                                      "stats.t.ppf(0.975, n - 1)")),
+          "test_paired_gain"),
+    wrong("paired_gain averages the ratios transfer / scratch", "paired_gain",
+          edited(LAB, "paired_gain", ("float(after) - float(before)", "float(after) / float(before)")),
+          "test_paired_gain"),
+    wrong("paired_gain compares two unpaired means (Welch's interval)", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    interval = stats.ttest_ind(transfer, scratch, equal_var=False).confidence_interval(confidence)
+    mean = float(np.mean(transfer) - np.mean(scratch))
+    return {"mean": mean, "low": float(interval.low), "high": float(interval.high), "n": len(scratch)}
+''', "test_paired_gain"),
+    wrong("paired_gain compares two unpaired means (pooled variance, by hand)", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    n = len(scratch)
+    if len(transfer) != n or n < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    a, b = np.array(scratch), np.array(transfer)
+    mean = float(b.mean() - a.mean())
+    error = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / n)
+    t = stats.t.ppf((1 + confidence) / 2, 2 * n - 2)
+    return {"mean": mean, "low": float(mean - t * error), "high": float(mean + t * error), "n": n}
+''', "test_paired_gain"),
+    wrong("paired_gain computes in torch's default float32", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    gains = torch.tensor(transfer) - torch.tensor(scratch)
+    n = len(gains)
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * gains.std().item() / math.sqrt(n)
+    mean = gains.mean().item()
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+''', "test_paired_gain"),
+    wrong("paired_gain returns tensors, not floats", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    gains = torch.tensor(transfer, dtype=torch.float64) - torch.tensor(scratch, dtype=torch.float64)
+    n = len(gains)
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * gains.std() / math.sqrt(n)
+    return {"mean": gains.mean(), "low": gains.mean() - half, "high": gains.mean() + half, "n": n}
+''', "test_paired_gain"),
+    wrong("paired_gain returns percentage points", "paired_gain",
+          edited(LAB, "paired_gain", ("gains = [float(after) - float(before)",
+                                      "gains = [100 * float(after) - 100 * float(before)")),
+          "test_paired_gain"),
+    wrong("paired_gain lets zip drop the extra accuracies of a longer list", "paired_gain",
+          edited(LAB, "paired_gain", ("    if len(scratch) != len(transfer):\n", "    if False:\n")),
+          "test_paired_gain"),
+    wrong("paired_gain divides by zero for a single seed instead of raising ValueError", "paired_gain",
+          edited(LAB, "paired_gain", ("    if n < 2:\n", "    if n < 1:\n")), "test_paired_gain"),
+    wrong("paired_gain raises ValueError without a message", "paired_gain",
+          edited(LAB, "paired_gain",
+                 ('raise ValueError(f"pass the accuracies of at least 2 seeds, got {n}: the spread of the "\n'
+                  '                         f"gains needs two of them.")', "raise ValueError()")),
+          "test_paired_gain"),
+    wrong("paired_gain calls scipy.stats.ttest_rel", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    interval = stats.ttest_rel(transfer, scratch).confidence_interval(confidence)
+    mean = float(np.mean(np.subtract(transfer, scratch)))
+    return {"mean": mean, "low": float(interval.low), "high": float(interval.high), "n": len(scratch)}
+''', "test_paired_gain"),
+    wrong("paired_gain calls ttest_1samp on the gains (imported by name)", "paired_gain", '''
+from scipy.stats import ttest_1samp
+
+
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    gains = np.subtract(transfer, scratch)
+    interval = ttest_1samp(gains, 0.0).confidence_interval(confidence)
+    return {"mean": float(gains.mean()), "low": float(interval.low), "high": float(interval.high),
+            "n": len(gains)}
+''', "test_paired_gain"),
+    wrong("paired_gain takes the interval from scipy.stats.bayes_mvs", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    gains = np.subtract(transfer, scratch)
+    low, high = stats.bayes_mvs(gains, alpha=confidence)[0].minmax
+    return {"mean": float(gains.mean()), "low": float(low), "high": float(high), "n": len(gains)}
+''', "test_paired_gain"),
+    wrong("paired_gain uses t.interval without handling s = 0", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    gains = np.subtract(np.asarray(transfer, dtype=float), np.asarray(scratch, dtype=float))
+    n = len(gains)
+    low, high = stats.t.interval(confidence, n - 1, loc=gains.mean(), scale=gains.std(ddof=1) / np.sqrt(n))
+    return {"mean": float(gains.mean()), "low": float(low), "high": float(high), "n": n}
+''', "test_paired_gain"),
     wrong("Q1 answered: freezing is to save computation", "q1_why_freeze", 'Q1 = "a"', "test_q1_why_freeze"),
     wrong("Q2 counts the head's weights only", "q2_trainable_count", "Q2 = 150",
           "test_q2_trainable_count"),
@@ -361,6 +481,72 @@ def fine_tune(model, data, frozen_epochs, unfrozen_epochs, lr, unfrozen_lr):
     for number, record in enumerate(records, start=1):
         record["epoch"] = number
     return labs.History(records)
+'''),
+    right("paired_gain with NumPy (ddof=1)", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    scratch, transfer = np.asarray(scratch, dtype=np.float64), np.asarray(transfer, dtype=np.float64)
+    if scratch.shape != transfer.shape:
+        raise ValueError("give as many accuracies with transfer as from scratch, one per seed")
+    if len(scratch) < 2:
+        raise ValueError("give the accuracies of 2 seeds or more")
+    gains = transfer - scratch
+    n = len(gains)
+    error = gains.std(ddof=1) / np.sqrt(n)
+    t = stats.t.ppf(1 - (1 - confidence) / 2, df=n - 1)
+    mean = gains.mean()
+    return {"mean": float(mean), "low": float(mean - t * error), "high": float(mean + t * error), "n": n}
+'''),
+    right("paired_gain with the statistics module", "paired_gain", '''
+import statistics
+
+
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass two lists of the same length, with at least 2 seeds")
+    gains = [b - a for a, b in zip(scratch, transfer)]
+    mean = statistics.fmean(gains)
+    half = stats.t.ppf((1 + confidence) / 2, len(gains) - 1) * statistics.stdev(gains) / len(gains) ** 0.5
+    return {"mean": mean, "low": float(mean - half), "high": float(mean + half), "n": len(gains)}
+'''),
+    right("paired_gain with torch in float64 (torch.std is unbiased)", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer):
+        raise ValueError(f"one accuracy per seed for both: {len(scratch)} vs {len(transfer)}")
+    if len(scratch) < 2:
+        raise ValueError("at least two seeds are needed")
+    gains = torch.tensor(transfer, dtype=torch.float64) - torch.tensor(scratch, dtype=torch.float64)
+    n = gains.numel()
+    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * gains.std() / n ** 0.5
+    return {"mean": gains.mean().item(), "low": (gains.mean() - half).item(),
+            "high": (gains.mean() + half).item(), "n": n}
+'''),
+    right("paired_gain with stats.t.interval, s = 0 handled", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    if len(scratch) != len(transfer) or len(scratch) < 2:
+        raise ValueError("pass at least 2 seeds, as many from scratch as with transfer")
+    gains = np.array(transfer, dtype=float) - np.array(scratch, dtype=float)
+    n = len(gains)
+    mean, error = float(gains.mean()), float(gains.std(ddof=1) / math.sqrt(n))
+    low, high = (mean, mean) if error == 0 else stats.t.interval(confidence, n - 1, loc=mean, scale=error)
+    return {"n": n, "mean": mean, "low": float(low), "high": float(high)}
+'''),
+    right("paired_gain with a loop and the variance of the mean", "paired_gain", '''
+def paired_gain(scratch, transfer, confidence=0.95):
+    n = len(scratch)
+    if n != len(transfer):
+        raise ValueError("scratch and transfer need one accuracy per seed each")
+    if n < 2:
+        raise ValueError("need at least 2 seeds")
+    total = 0.0
+    for i in range(n):
+        total += transfer[i] - scratch[i]
+    mean = total / n
+    squares = 0.0
+    for i in range(n):
+        squares += (transfer[i] - scratch[i] - mean) ** 2
+    variance_of_mean = squares / (n - 1) / n
+    half = -stats.t.ppf((1 - confidence) / 2, n - 1) * math.sqrt(variance_of_mean)
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 '''),
     right("Q2 as a float", "q2_trainable_count", "Q2 = 153.0"),
 ]

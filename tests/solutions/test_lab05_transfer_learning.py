@@ -1,9 +1,13 @@
-"""Lab 05's reference solutions against PyTorch: freezing, parameter groups and the fine-tuning recipe."""
+"""Lab 05's reference solutions against PyTorch and SciPy: freezing, parameter groups, the fine-tuning
+recipe and the paired confidence interval."""
 
 import copy
+import math
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats
 from torch import nn
 
 import labs
@@ -163,6 +167,49 @@ def test_fine_tune_equals_the_recipe_written_with_pytorch():
     assert history["lr"] == [0.1] * 4 + [0.01] * 5
     assert history["train_loss"] == first["train_loss"] + second["train_loss"]
     assert all(p.requires_grad for p in model.parameters())
+
+
+def seed_runs(n: int, seed: int, gain: float, luck: float, noise: float) -> tuple[list, list]:
+    """Accuracies of n seeds from scratch and with transfer; `luck` is shared by a seed's two runs."""
+    rng = np.random.default_rng(seed)
+    shared = luck * rng.standard_normal(n)
+    scratch = 0.85 + shared + noise * rng.standard_normal(n)
+    transfer = 0.85 + gain + shared + noise * rng.standard_normal(n)
+    return scratch.tolist(), transfer.tolist()
+
+
+@pytest.mark.parametrize(("n", "confidence"), [(2, 0.95), (3, 0.9), (10, 0.95), (10, 0.99), (30, 0.95)])
+def test_paired_gain_is_scipys_paired_t_interval(n, confidence):
+    scratch, transfer = seed_runs(n, n, 0.01, 0.05, 0.02)
+    gain = ref.paired_gain(scratch, transfer, confidence=confidence)
+    interval = stats.ttest_rel(transfer, scratch).confidence_interval(confidence)
+    assert gain["n"] == n and all(type(gain[key]) is float for key in ("mean", "low", "high"))
+    assert math.isclose(gain["mean"], np.mean(np.subtract(transfer, scratch)), rel_tol=1e-12)
+    assert math.isclose(gain["low"], interval.low, rel_tol=1e-9)
+    assert math.isclose(gain["high"], interval.high, rel_tol=1e-9)
+
+
+def test_paired_gain_is_narrower_than_the_unpaired_interval_when_seeds_share_luck():
+    scratch, transfer = seed_runs(10, 5, 0.02, 0.1, 0.004)
+    gain = ref.paired_gain(tuple(scratch), tuple(transfer))
+    welch = stats.ttest_ind(transfer, scratch, equal_var=False).confidence_interval(0.95)
+    assert gain["low"] > 0 > welch.low
+    assert (gain["high"] - gain["low"]) * 4 < welch.high - welch.low
+
+
+def test_paired_gain_signs_a_loss_and_has_no_width_without_spread():
+    scratch, transfer = seed_runs(12, 4, -0.05, 0.04, 0.01)
+    assert ref.paired_gain(scratch, transfer)["high"] < 0
+    steady = ref.paired_gain([0.75, 0.8125, 0.6875], [0.8125, 0.875, 0.75])
+    assert steady == {"mean": 0.0625, "low": 0.0625, "high": 0.0625, "n": 3}
+
+
+@pytest.mark.parametrize(("scratch", "transfer", "message"),
+                         [([0.8, 0.9], [0.85], "one accuracy per seed"), ([0.8], [0.85], "at least 2"),
+                          ([], [], "at least 2")])
+def test_paired_gain_refuses_unpaired_lists_and_fewer_than_two_seeds(scratch, transfer, message):
+    with pytest.raises(ValueError, match=message):
+        ref.paired_gain(scratch, transfer)
 
 
 def test_answer_key_counts_trainable_parameters_with_pytorch():
