@@ -97,6 +97,62 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
     ### END SOLUTION
 
 
+# %% cell: batch_norm_function
+class BatchNormFunction(torch.autograd.Function):
+    """Training-mode batch norm of (N, C) inputs, with its backward pass written by hand."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+        ### BEGIN SOLUTION
+        mean = x.mean(dim=0)
+        var = x.var(dim=0, correction=0)
+        inv_std = 1 / torch.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x_hat, weight, inv_std)
+        return weight * x_hat + bias
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple:
+        ### BEGIN SOLUTION
+        x_hat, weight, inv_std = ctx.saved_tensors
+        n = grad_out.shape[0]
+        grad_bias = grad_out.sum(dim=0)
+        grad_weight = (grad_out * x_hat).sum(dim=0)
+        grad_x = weight * inv_std / n * (n * grad_out - grad_bias - x_hat * grad_weight)
+        return grad_x, grad_weight, grad_bias, None
+        ### END SOLUTION
+
+
+# %% cell: layer_norm_function
+class LayerNormFunction(torch.autograd.Function):
+    """Layer norm over the last dimension of (..., D) inputs, with its backward pass written by hand."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+        ### BEGIN SOLUTION
+        mean = x.mean(dim=-1, keepdim=True)
+        var = x.var(dim=-1, keepdim=True, correction=0)
+        inv_std = 1 / torch.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x_hat, weight, inv_std)
+        return weight * x_hat + bias
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple:
+        ### BEGIN SOLUTION
+        x_hat, weight, inv_std = ctx.saved_tensors
+        d = grad_out.shape[-1]
+        grad_bias = grad_out.reshape(-1, d).sum(dim=0)
+        grad_weight = (grad_out * x_hat).reshape(-1, d).sum(dim=0)
+        grad_x_hat = grad_out * weight
+        grad_x = inv_std / d * (d * grad_x_hat - grad_x_hat.sum(dim=-1, keepdim=True)
+                                - x_hat * (grad_x_hat * x_hat).sum(dim=-1, keepdim=True))
+        return grad_x, grad_weight, grad_bias, None
+        ### END SOLUTION
+
+
 # %% cell: fuse_linear_bn
 def fuse_linear_bn(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
     """A new nn.Linear equal to `bn(linear(x))` with `bn` in eval mode; the inputs stay unchanged."""

@@ -8,11 +8,15 @@ fused layer, the module's state_dict(), layer_norm's lone weight or bias, the ca
 in their modes): a contract that fails says which one in one sentence. ZCA and
 the fused Linear layer are compared with what PyTorch gives here (`torch.cov` and
 `torch.linalg.eigh` in float64, a Linear layer followed by a BatchNorm1d layer in eval mode).
+BatchNormFunction and LayerNormFunction are judged against autograd of F.batch_norm and
+F.layer_norm in float64, to 1e-10 relative, so that float32 arithmetic anywhere fails.
 When an answer is wrong, the checks compute the usual wrong answers from the probe's inputs
 (rebuilt here from the same seeded functions) to say which mistake it makes.
 """
 
 from __future__ import annotations
+
+import re
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +40,9 @@ from autograder.probes.lab03_normalization import (
     FUSE_CONTRACTS,
     LN_CASES,
     LN_CONTRACTS,
+    NORM_FUNCTION_CASES,
+    NORM_GRADCHECK,
+    NORM_INPUT_NAMES,
     STANDARDIZE_DTYPES,
     ZCA_CASES,
     ZCA_DEFAULT_WHAT,
@@ -53,6 +60,8 @@ from autograder.probes.lab03_normalization import (
     ln_contract_where,
     ln_inputs,
     ln_where,
+    norm_function_inputs,
+    norm_function_where,
     standardize_images,
     standardize_splits,
     standardize_where,
@@ -584,7 +593,228 @@ def test_layer_norm(got, want):
         _check_ln_contract(got, want, contract)
 
 
-# --- Exercise 5: fuse_linear_bn ----------------------------------------------------------------
+# --- Exercises 5 and 6: BatchNormFunction and LayerNormFunction --------------------------------
+
+# Recorded gradients against autograd of F.batch_norm / F.layer_norm in float64: the compact form
+# and every correct rewriting of it agree with it to about 1e-14; float32 anywhere costs 1e-7.
+NORM_FUNCTION_RTOL = 1e-10
+FLOAT32_RTOL = 1e-4
+FLOAT64_ADVICE = ("keep float64 throughout, forward and backward: compute with the input's own tensors, "
+                  "never .float()")
+NORM_FUNCTION_FORMULAS = {
+    "BatchNormFunction": "dβ = Σₙ dy, dγ = Σₙ dy·x̂ (sums over the batch, dimension 0) and "
+                         "dx = γ/(Nσ)·(N·dy − Σₙ dy − x̂·Σₙ dy·x̂)",
+    "LayerNormFunction": "with dx̂ = γ·dy: dx = 1/(Dσ)·(D·dx̂ − Σ_d dx̂ − x̂·Σ_d dx̂·x̂) (sums over the last "
+                         "dimension, keepdim=True), dγ = Σ dy·x̂ and dβ = Σ dy over every leading dimension",
+}
+
+
+def _norm_axis(kind: str) -> int:
+    """The dimension the statistics run over: the batch for BN, the last one for LN."""
+    return 0 if kind == "BatchNormFunction" else -1
+
+
+def _norm_function_reference(kind: str, inputs: dict[str, torch.Tensor], eps: float,
+                             requires_grad: tuple[bool, ...]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """PyTorch's output, and autograd's gradients of the inputs that require grad, in float64."""
+    leaves = [inputs[name].clone().requires_grad_(flag)
+              for name, flag in zip(NORM_INPUT_NAMES, requires_grad)]
+    x, weight, bias = leaves
+    if kind == "BatchNormFunction":
+        output = F.batch_norm(x, None, None, weight, bias, training=True, eps=eps)
+    else:
+        output = F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+    wanted = [leaf for leaf in leaves if leaf.requires_grad]
+    return output.detach(), list(torch.autograd.grad(output, wanted, inputs["upstream"]))
+
+
+def _normalized(x: torch.Tensor, axis: int, eps: float, *, unbiased: bool = False,
+                eps_outside: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̂, σ) over `axis`, the right way or with one of the usual mistakes."""
+    centered = x - x.mean(axis, keepdim=True)
+    var = x.var(axis, keepdim=True, correction=1 if unbiased else 0)
+    sigma = var.sqrt() + eps if eps_outside else torch.sqrt(var + eps)
+    return centered / sigma, sigma
+
+
+def _output_mistakes(kind: str, inputs: dict[str, torch.Tensor], eps: float) -> dict[str, torch.Tensor]:
+    x, weight, bias = (inputs[name] for name in NORM_INPUT_NAMES)
+    axis = _norm_axis(kind)
+    other = -1 if axis == 0 else 0
+    over = "over the batch (dimension 0)" if axis == 0 else "over the last dimension of each row"
+    return {
+        "use the biased variance (divide by the number of values, x.var(..., correction=0)), as "
+        f"{'F.batch_norm' if axis == 0 else 'F.layer_norm'} does.":
+            weight * _normalized(x, axis, eps, unbiased=True)[0] + bias,
+        "ε goes inside the square root: σ = √(variance + ε).":
+            weight * _normalized(x, axis, eps, eps_outside=True)[0] + bias,
+        f"the mean and the variance must be taken {over}, not over the other dimension.":
+            weight * _normalized(x, other, eps)[0] + bias if x.dim() == 2 else torch.zeros(0),
+        "the output is γ·x̂ + β: apply weight and bias.": _normalized(x, axis, eps)[0],
+    }
+
+
+def _x_gradient_mistakes(kind: str, inputs: dict[str, torch.Tensor], eps: float) -> dict[str, torch.Tensor]:
+    """dx of the usual mistakes, each computed from the probe's inputs in float64."""
+    x, weight, upstream = inputs["x"], inputs["weight"], inputs["upstream"]
+    axis = _norm_axis(kind)
+    n = x.shape[axis]
+    x_hat, sigma = _normalized(x, axis, eps)
+
+    def compact(dy_hat: torch.Tensor, x_hat: torch.Tensor, sigma: torch.Tensor, *, direct: float = 1.0,
+                mean_sign: float = -1.0, var_sign: float = -1.0, scale: float | None = None) -> torch.Tensor:
+        """1/(Nσ)·(N·dx̂ − Σ dx̂ − x̂·Σ dx̂·x̂) over `axis`, with one of its parts changed."""
+        mean_term = dy_hat.sum(axis, keepdim=True)
+        var_term = x_hat * (dy_hat * x_hat).sum(axis, keepdim=True)
+        factor = 1 / (n * sigma) if scale is None else scale / sigma
+        return factor * (direct * n * dy_hat + mean_sign * mean_term + var_sign * var_term)
+
+    dy_hat = weight * upstream
+    total = "Σₙ dy" if axis == 0 else "Σ_d dx̂"
+    product = "Σₙ dy·x̂" if axis == 0 else "Σ_d dx̂·x̂"
+    mistakes = {
+        f"dx is missing the mean-gradient term −{total}: moving one input moves the mean, "
+        "which shifts every x̂.": compact(dy_hat, x_hat, sigma, mean_sign=0.0),
+        f"dx is missing the variance term −x̂·{product}: moving one input changes σ, which "
+        "rescales every x̂ (a test with dy = 1 cannot see it).": compact(dy_hat, x_hat, sigma, var_sign=0.0),
+        f"the mean-gradient term −{total} has the wrong sign: it is subtracted.":
+            compact(dy_hat, x_hat, sigma, mean_sign=1.0),
+        f"the variance term −x̂·{product} has the wrong sign: it is subtracted.":
+            compact(dy_hat, x_hat, sigma, var_sign=1.0),
+        "dx is N times too large: the factor in front is 1/(Nσ), with N the number of values summed.":
+            compact(dy_hat, x_hat, sigma, scale=1.0),
+        "the direct term is N·dy, not dy: dx = 1/(Nσ)·(N·dy − ...).":
+            compact(dy_hat, x_hat, sigma, direct=1 / n),
+        "dx is missing the factor γ (weight): the gradient reaches x̂ as dx̂ = γ·dy.":
+            compact(upstream, x_hat, sigma),
+        "the backward uses σ = √variance + ε: ε goes inside the square root, σ = √(variance + ε), "
+        "as in the forward pass.": compact(dy_hat, *_normalized(x, axis, eps, eps_outside=True)),
+    }
+    if kind == "LayerNormFunction":
+        bn_form = weight / (x.shape[0] * sigma) * (x.shape[0] * upstream - upstream.sum(0, keepdim=True)
+                                                   - x_hat * (upstream * x_hat).sum(0, keepdim=True))
+        mistakes |= {
+            "γ varies along the last dimension, so it cannot be taken out of the sums as in batch norm: "
+            "use dx̂ = γ·dy inside them, dx = 1/(Dσ)·(D·dx̂ − Σ_d dx̂ − x̂·Σ_d dx̂·x̂).":
+                weight * compact(upstream, x_hat, sigma),
+            "the sums of dx run over the batch dimension, as in batch norm: layer norm's run over the last "
+            "dimension of each row (sum(dim=-1, keepdim=True)), with D = x.shape[-1].": bn_form,
+        }
+    return mistakes
+
+
+def _affine_gradient_mistakes(kind: str, inputs: dict[str, torch.Tensor], eps: float,
+                              name: str) -> dict[str, torch.Tensor]:
+    x, upstream = inputs["x"], inputs["upstream"]
+    x_hat, _ = _normalized(x, _norm_axis(kind), eps)
+    features = x.shape[-1]
+    if name == "weight":
+        return {"dγ must be Σ dy·x̂ (this is dβ's Σ dy: are they swapped?).":
+                upstream.reshape(-1, features).sum(0)}
+    return {"dβ must be Σ dy (this is dγ's Σ dy·x̂: are they swapped?).":
+            (upstream * x_hat).reshape(-1, features).sum(0)}
+
+
+def _tight(actual: object, expected: torch.Tensor, rtol: float = NORM_FUNCTION_RTOL) -> bool:
+    scale = max(1.0, expected.abs().max().item()) if expected.numel() else 1.0
+    return _close(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def _judge_norm_value(actual: object, expected: torch.Tensor, *, what: str, hint: str,
+                      known_mistakes: dict[str, torch.Tensor]) -> None:
+    """Pass on float64 agreement; else name the known mistake, or float32 precision, or the gap."""
+    expect_tensor(actual, what=what)
+    expect(actual.shape == expected.shape,
+           f"{what}: expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}.")
+    expect(actual.dtype == expected.dtype,
+           f"{what} is {_name(actual.dtype)}, not float64 like the inputs: {FLOAT64_ADVICE}.")
+    if _tight(actual, expected):
+        return
+    for message, wrong_value in known_mistakes.items():
+        if _tight(actual, wrong_value, rtol=1e-8):
+            fail(f"{what}: {message}")
+    gap = (actual - expected).abs().max().item()
+    if _tight(actual, expected, rtol=FLOAT32_RTOL):
+        fail(f"{what} is off by {gap:.2g} from the float64 answer, as if part of it were computed in "
+             f"float32 (gradcheck would fail): {FLOAT64_ADVICE}.")
+    fail(f"{what}: largest difference {gap:.3g} from PyTorch's in float64. {hint}")
+
+
+_INVALID_GRADIENT = re.compile(r"invalid gradient at index (\d+) - got \[([^\]]*)\] but expected shape "
+                               r"compatible with \[([^\]]*)\]")
+
+
+def _gradients_outcome(got, key: str, kind: str) -> list:
+    """The recorded gradients; a backward that raised fails with what it raised, in words."""
+    outcome = got[key]
+    expect(type(outcome) is dict and ("returned" in outcome or "raised" in outcome),
+           f"{key}: the hidden tests could not read the gradients.")
+    if "raised" in outcome:
+        message = str(outcome.get("message"))
+        shape = _INVALID_GRADIENT.search(message)
+        if shape is not None and int(shape.group(1)) < len(NORM_INPUT_NAMES):
+            name = NORM_INPUT_NAMES[int(shape.group(1))]
+            fail(f"{key}: your backward returned a gradient of shape [{shape.group(2)}] for {name}, whose "
+                 f"shape is [{shape.group(3)}]: each gradient has its input's shape; "
+                 f"{NORM_FUNCTION_FORMULAS[kind]}.")
+        fail(f"{key}: the backward pass raised {outcome['raised']}: {message}")
+    return outcome["returned"]
+
+
+def _check_norm_function_case(got, kind: str, case: int) -> None:
+    _, eps, _, requires_grad = NORM_FUNCTION_CASES[kind][case]
+    where = norm_function_where(kind, case)
+    inputs = norm_function_inputs(kind, case)
+    output, expected_gradients = _norm_function_reference(kind, inputs, eps, requires_grad)
+    _judge_norm_value(got[f"{where}: output"], output, what=f"{where}: the output",
+                      hint="Mean and biased variance over "
+                           f"{'dimension 0' if kind == 'BatchNormFunction' else 'the last dimension'}, "
+                           "x̂ = (x − μ)/√(σ² + ε), output γ·x̂ + β.",
+                      known_mistakes=_output_mistakes(kind, inputs, eps))
+    grads = _gradients_outcome(got, f"{where}: gradients", kind)
+    names = [name for name, flag in zip(NORM_INPUT_NAMES, requires_grad) if flag]
+    expect(type(grads) is list and len(grads) == len(names),
+           f"{where}: the hidden tests could not read the gradients.")
+    for name, grad, expected in zip(names, grads, expected_gradients):
+        expect(grad is not None,
+               f"{where}: your backward returned None for {name}, which requires grad: return a gradient "
+               "for every input whose ctx.needs_input_grad is True.")
+        mistakes = (_x_gradient_mistakes(kind, inputs, eps) if name == "x"
+                    else _affine_gradient_mistakes(kind, inputs, eps, name))
+        _judge_norm_value(grad, expected, what=f"{where}: the gradient of {name}",
+                          hint=f"{NORM_FUNCTION_FORMULAS[kind]}.", known_mistakes=mistakes)
+    unchanged = got[f"{where}: left its inputs unchanged"]
+    for name in (*NORM_INPUT_NAMES, "grad_out"):
+        expect(type(unchanged) is dict and unchanged.get(name) is True,
+               f"{where} modified {name}: compute new tensors (y = x - mean, not x -= mean; "
+               "g = grad_out * weight, not grad_out *= weight).")
+
+
+def _check_norm_function(got, kind: str) -> None:
+    expect(got["is an autograd.Function"] is True,
+           f"{kind} must be a class that subclasses torch.autograd.Function: run the exercise's cell.")
+    for case in range(len(NORM_FUNCTION_CASES[kind])):
+        _check_norm_function_case(got, kind, case)
+    shape, eps = NORM_GRADCHECK[kind]
+    what = f"torch.autograd.gradcheck({kind}.apply, (x of shape {shape}, weight, bias, {eps:g})) in float64"
+    outcome = got["gradcheck"]
+    expect(type(outcome) is dict and ("returned" in outcome or "raised" in outcome),
+           f"{what}: the hidden tests could not read its result.")
+    expect("raised" not in outcome, f"{what} raised {outcome.get('raised')}: {outcome.get('message')}")
+    expect(outcome["returned"] is True,
+           f"{what} returned False: your backward disagrees with finite differences; "
+           f"{NORM_FUNCTION_FORMULAS[kind]}.")
+
+
+def test_batch_norm_function(got, want):
+    _check_norm_function(got, "BatchNormFunction")
+
+
+def test_layer_norm_function(got, want):
+    _check_norm_function(got, "LayerNormFunction")
+
+
+# --- Exercise 7: fuse_linear_bn ----------------------------------------------------------------
 
 FUSED_ADVICE = ("build the fused layer like linear: nn.Linear(in_features, out_features, "
                 "device=linear.weight.device, dtype=linear.weight.dtype), or a copy.deepcopy of linear")

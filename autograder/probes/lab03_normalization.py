@@ -9,6 +9,11 @@ parameters and buffers after each step, and whether the inputs were left as they
 No exercise here builds on an earlier one, so no stand-in is needed; the normalization
 functions of PyTorch are refused while the student's code runs.
 
+BatchNormFunction and LayerNormFunction (`norm_function_inputs`, all float64, with a random
+upstream gradient) run their backward inside `by_hand`, which refuses autograd to the student's
+code, through `gradients`; `torch.autograd.gradcheck` runs outside it and only its boolean is
+recorded: the check judges the recorded gradients against its own autograd of PyTorch's layers.
+
 Then each exercise's contracts (its `*_CONTRACTS` table or `*_WHAT` constants say which): float64
 and bfloat16 inputs keep their dtype (standardize, zca_whiten, layer_norm, a `.double()`
 BatchNorm1dScratch, a float64 Linear/BatchNorm1d pair), everything the module holds is in its
@@ -30,7 +35,15 @@ import torch.nn.functional as F
 import torch.nn.utils.fusion
 from torch import nn
 
-from autograder.probes.core import Refused, answer, forbidden, module_state, probe
+from autograder.probes.core import (
+    Refused,
+    answer,
+    by_hand,
+    forbidden,
+    gradients,
+    module_state,
+    probe,
+)
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -522,7 +535,129 @@ def test_layer_norm(see, layer_norm):
             attempt(see, ln_contract_where(contract), layer_norm, x, normalized_shape, **inputs)
 
 
-# --- Exercise 5: fuse_linear_bn --------------------------------------------------------------
+# --- Exercises 5 and 6: BatchNormFunction and LayerNormFunction, backward passes by hand ------
+
+# Per exercise: the cases, each (x's shape, eps, offset of x from 0, whether x, weight and bias
+# require grad). Batches of 2 and odd ones, one channel, a square input (where a sum over the
+# wrong dimension keeps the shape), a large ε (where its place shows), inputs far from 0, and
+# inputs that need no gradient. Everything is float64 and the upstream gradient random (with
+# all ones, Σ dy·x̂ = 0 and a missing variance term goes unseen).
+NORM_FUNCTION_CASES = {
+    "BatchNormFunction": (
+        ((8, 5), 1e-5, 3.0, (True, True, True)),
+        ((2, 3), 1e-5, 3.0, (True, True, True)),
+        ((7, 1), 1e-3, 3.0, (True, True, True)),
+        ((4, 4), 0.1, 3.0, (True, True, True)),
+        ((9, 3), 1e-5, 50.0, (True, False, False)),
+        ((5, 6), 1e-5, 3.0, (False, True, True)),
+    ),
+    "LayerNormFunction": (
+        ((6, 5), 1e-5, 3.0, (True, True, True)),
+        ((2, 3, 4), 1e-5, 3.0, (True, True, True)),
+        ((4, 4), 0.1, 3.0, (True, True, True)),
+        ((3, 2, 7), 1e-5, 50.0, (True, False, False)),
+        ((5, 2), 1e-5, 3.0, (False, True, True)),
+        ((3, 5, 6), 1e-3, 3.0, (True, True, True)),
+    ),
+}
+# gradcheck's inputs: (x's shape, eps), all three requiring grad.
+NORM_GRADCHECK = {"BatchNormFunction": ((6, 3), 1e-5), "LayerNormFunction": ((3, 2, 4), 1e-5)}
+NORM_INPUT_NAMES = ("x", "weight", "bias")
+NORM_FUNCTION_REASONS = {
+    "BatchNormFunction": "BatchNormFunction must compute batch norm with tensor operations: do not use "
+                         "F.batch_norm, nn.BatchNorm1d or torch.batch_norm (torch.mean, torch.var, "
+                         "torch.sqrt are fine).",
+    "LayerNormFunction": "LayerNormFunction must compute layer norm with tensor operations: do not use "
+                         "F.layer_norm, nn.LayerNorm or another normalization function of PyTorch "
+                         "(torch.mean, torch.var, torch.sqrt are fine).",
+}
+
+
+def by_hand_reason(kind: str) -> str:
+    return (f"{kind}.backward must compute the gradients by hand (the compact formula): it may not ask "
+            "autograd for them (torch.autograd.grad, .backward(), torch.func), not even on a forward "
+            "recomputed inside backward.")
+
+
+def norm_function_where(kind: str, case: int) -> str:
+    shape, eps, offset, requires_grad = NORM_FUNCTION_CASES[kind][case]
+    without = " and ".join(name for name, flag in zip(NORM_INPUT_NAMES, requires_grad) if not flag)
+    return (f"{kind}.apply(x of shape {shape}{' far from 0' if offset > 10 else ''}, weight, bias, "
+            f"eps={eps:g}){f' with {without} not requiring grad' if without else ''}")
+
+
+def norm_function_inputs(kind: str, case: int) -> dict[str, torch.Tensor]:
+    """float64 x (each feature with its own offset and spread), weight (γ, away from 1), bias, and
+    the random upstream gradient, for NORM_FUNCTION_CASES[kind][case]."""
+    shape, _, offset, _ = NORM_FUNCTION_CASES[kind][case]
+    generator = _generator((70 if kind == "BatchNormFunction" else 80) + case)
+    return _norm_function_draw(shape, offset, generator)
+
+
+def norm_gradcheck_inputs(kind: str) -> tuple[torch.Tensor, ...]:
+    shape, _ = NORM_GRADCHECK[kind]
+    drawn = _norm_function_draw(shape, 3.0, _generator(90 if kind == "BatchNormFunction" else 91))
+    return tuple(drawn[name].requires_grad_() for name in NORM_INPUT_NAMES)
+
+
+def _norm_function_draw(shape: tuple[int, ...], offset: float,
+                        generator: torch.Generator) -> dict[str, torch.Tensor]:
+    features, dtype = shape[-1], torch.float64
+    spread = torch.rand(features, generator=generator, dtype=dtype) + 0.5
+    centre = torch.randn(features, generator=generator, dtype=dtype) * 3 + offset
+    return {"x": torch.randn(shape, generator=generator, dtype=dtype) * spread + centre,
+            "weight": torch.rand(features, generator=generator, dtype=dtype) + 0.5,
+            "bias": torch.randn(features, generator=generator, dtype=dtype),
+            "upstream": torch.randn(shape, generator=generator, dtype=dtype)}
+
+
+def _apply(cls: Any, *args: Any) -> Any:
+    return cls.apply(*args)
+
+
+def _gradcheck(cls: Any, inputs: tuple[Any, ...]) -> bool:
+    return torch.autograd.gradcheck(cls.apply, inputs, raise_exception=False)
+
+
+def _norm_function_case(see, cls: Any, kind: str, case: int) -> None:
+    """The output and the gradients of the inputs that require grad, with the backward run
+    by hand; then whether the inputs and the upstream gradient were left as they were."""
+    _, eps, _, requires_grad = NORM_FUNCTION_CASES[kind][case]
+    where = norm_function_where(kind, case)
+    inputs = norm_function_inputs(kind, case)
+    leaves = [inputs[name].clone().requires_grad_(flag)
+              for name, flag in zip(NORM_INPUT_NAMES, requires_grad)]
+    upstream = inputs["upstream"].clone()
+    wanted = [leaf for leaf in leaves if leaf.requires_grad]
+    with no_builtin_norms(NORM_FUNCTION_REASONS[kind], within=cls), by_hand(by_hand_reason(kind), within=cls):
+        output = see.call(f"{where}: output", _apply, cls, *leaves, eps, what=where)
+        attempt(see, f"{where}: gradients", gradients, output, wanted, upstream)
+    see(f"{where}: left its inputs unchanged",
+        {name: torch.equal(leaf.detach(), inputs[name]) for name, leaf in zip(NORM_INPUT_NAMES, leaves)}
+        | {"grad_out": torch.equal(upstream, inputs["upstream"])})
+
+
+def _norm_function_probe(see, cls: Any, kind: str) -> None:
+    see("is an autograd.Function", isinstance(cls, type) and issubclass(cls, torch.autograd.Function))
+    if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
+        return
+    for case in range(len(NORM_FUNCTION_CASES[kind])):
+        _norm_function_case(see, cls, kind, case)
+    with no_builtin_norms(NORM_FUNCTION_REASONS[kind], within=cls):  # gradcheck asks autograd itself
+        attempt(see, "gradcheck", _gradcheck, cls, (*norm_gradcheck_inputs(kind), NORM_GRADCHECK[kind][1]))
+
+
+@probe
+def test_batch_norm_function(see, BatchNormFunction):
+    _norm_function_probe(see, BatchNormFunction, "BatchNormFunction")
+
+
+@probe
+def test_layer_norm_function(see, LayerNormFunction):
+    _norm_function_probe(see, LayerNormFunction, "LayerNormFunction")
+
+
+# --- Exercise 7: fuse_linear_bn --------------------------------------------------------------
 
 # (in features, out features, linear has a bias, bn's eps, bn in training mode)
 FUSE_CASES = [(5, 4, True, 1e-5, False), (6, 6, False, 1e-3, False), (3, 7, True, 1e-1, True),

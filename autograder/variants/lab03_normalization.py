@@ -469,3 +469,329 @@ def fuse_linear_bn(linear, bn):
     return fused
 '''),
 ]
+
+# --- Exercises 5 and 6: backward passes by hand -------------------------------------------------
+
+_BNF, _LNF = "batch_norm_function", "layer_norm_function"
+_BN_DX = "grad_x = weight * inv_std / n * (n * grad_out - grad_bias - x_hat * grad_weight)"
+_BN_FLOAT32_BACKWARD = '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mean = x.mean(dim=0)
+        var = x.var(dim=0, correction=0)
+        inv_std = 1 / torch.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x_hat, weight, inv_std)
+        return weight * x_hat + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_hat, weight, inv_std = (t.float() for t in ctx.saved_tensors)
+        dy = grad_out.float()
+        n = dy.shape[0]
+        grad_bias = dy.sum(dim=0)
+        grad_weight = (dy * x_hat).sum(dim=0)
+        grad_x = weight * inv_std / n * (n * dy - grad_bias - x_hat * grad_weight)
+        return grad_x.to(grad_out.dtype), grad_weight.to(grad_out.dtype), grad_bias.to(grad_out.dtype), None
+'''
+_BN_WRONG_SUMS = '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mean = x.mean(dim=0)
+        var = x.var(dim=0, correction=0)
+        inv_std = 1 / torch.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x_hat, weight, inv_std)
+        return weight * x_hat + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_hat, weight, inv_std = ctx.saved_tensors
+        n = grad_out.shape[0]
+        grad_x = weight * inv_std / n * (n * grad_out - grad_out.sum(dim=0)
+                                         - x_hat * (grad_out * x_hat).sum(dim=0))
+        return grad_x, (grad_out * x_hat).sum(dim=1), grad_out.sum(dim=1), None
+'''
+_BN_SAVED_EPS_OUTSIDE = '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mean = x.mean(dim=0)
+        var = x.var(dim=0, correction=0)
+        centered = x - mean
+        ctx.save_for_backward(centered / (var.sqrt() + eps), weight, 1 / (var.sqrt() + eps))
+        return weight * centered / torch.sqrt(var + eps) + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_hat, weight, inv_std = ctx.saved_tensors
+        n = grad_out.shape[0]
+        grad_bias = grad_out.sum(dim=0)
+        grad_weight = (grad_out * x_hat).sum(dim=0)
+        grad_x = weight * inv_std / n * (n * grad_out - grad_bias - x_hat * grad_weight)
+        return grad_x, grad_weight, grad_bias, None
+'''
+_BN_WITH_F = '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        y = F.batch_norm(x, None, None, None, None, training=True, eps=eps)
+        inv_std = 1 / torch.sqrt(x.var(dim=0, correction=0) + eps)
+        ctx.save_for_backward(y, weight, inv_std)
+        return weight * y + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_hat, weight, inv_std = ctx.saved_tensors
+        n = grad_out.shape[0]
+        grad_bias = grad_out.sum(dim=0)
+        grad_weight = (grad_out * x_hat).sum(dim=0)
+        grad_x = weight * inv_std / n * (n * grad_out - grad_bias - x_hat * grad_weight)
+        return grad_x, grad_weight, grad_bias, None
+'''
+_BN_BY_AUTOGRAD = '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        ctx.save_for_backward(x, weight, bias)
+        ctx.eps = eps
+        x_hat = (x - x.mean(dim=0)) / torch.sqrt(x.var(dim=0, correction=0) + eps)
+        return weight * x_hat + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, bias = (t.detach().requires_grad_() for t in ctx.saved_tensors)
+        with torch.enable_grad():
+            x_hat = (x - x.mean(dim=0)) / torch.sqrt(x.var(dim=0, correction=0) + ctx.eps)
+            y = weight * x_hat + bias
+        return (*torch.autograd.grad(y, (x, weight, bias), grad_out), None)
+'''
+_LN_SOURCE = '''
+class LayerNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mean = x.mean(dim=-1, keepdim=True)
+        var = x.var(dim=-1, keepdim=True, correction=0)
+        inv_std = 1 / torch.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x_hat, weight, inv_std)
+        return weight * x_hat + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_hat, weight, inv_std = ctx.saved_tensors
+        d = grad_out.shape[-1]
+        grad_bias = grad_out.reshape(-1, d).sum(dim=0)
+        grad_weight = (grad_out * x_hat).reshape(-1, d).sum(dim=0)
+BACKWARD_DX
+        return grad_x, grad_weight, grad_bias, None
+'''
+_LN_DX = '''        grad_x_hat = grad_out * weight
+        grad_x = inv_std / d * (d * grad_x_hat - grad_x_hat.sum(dim=-1, keepdim=True)
+                                - x_hat * (grad_x_hat * x_hat).sum(dim=-1, keepdim=True))'''
+
+
+def _ln(dx: str, *changes: tuple[str, str]) -> str:
+    """LayerNormFunction with the lines that compute grad_x replaced by `dx`, then `changes` made."""
+    source = _LN_SOURCE.replace("BACKWARD_DX", dx)
+    for old, new in changes:
+        if source.count(old) != 1:
+            raise ValueError(f"lab 03 variants: {old!r} is not exactly once in the LayerNormFunction source.")
+        source = source.replace(old, new)
+    return source
+
+
+NORM_FUNCTION_MISTAKES = [
+    wrong("BN backward missing the mean-gradient term", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = weight * inv_std / n * (n * grad_out - x_hat * grad_weight)")),
+        "test_batch_norm_function"),
+    wrong("BN backward missing the variance term", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = weight * inv_std / n * (n * grad_out - grad_bias)")),
+        "test_batch_norm_function"),
+    wrong("BN backward adding the variance term", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = weight * inv_std / n * (n * grad_out - grad_bias + x_hat * grad_weight)")),
+        "test_batch_norm_function"),
+    wrong("BN backward adding the mean-gradient term", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = weight * inv_std / n * (n * grad_out + grad_bias - x_hat * grad_weight)")),
+        "test_batch_norm_function"),
+    wrong("BN backward without the 1/N in front", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = weight * inv_std * (n * grad_out - grad_bias - x_hat * grad_weight)")),
+        "test_batch_norm_function"),
+    wrong("BN backward with dy where N·dy belongs", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = weight * inv_std / n * (grad_out - grad_bias - x_hat * grad_weight)")),
+        "test_batch_norm_function"),
+    wrong("BN backward forgetting γ in dx", _BNF, _edit(
+        _BNF, (_BN_DX, "grad_x = inv_std / n * (n * grad_out - grad_bias - x_hat * grad_weight)")),
+        "test_batch_norm_function"),
+    wrong("BN forward with the unbiased variance", _BNF, _edit(
+        _BNF, ("var = x.var(dim=0, correction=0)", "var = x.var(dim=0)")),
+        "test_batch_norm_function"),
+    wrong("BN forward with ε outside the square root", _BNF, _edit(
+        _BNF, ("inv_std = 1 / torch.sqrt(var + eps)", "inv_std = 1 / (torch.sqrt(var) + eps)")),
+        "test_batch_norm_function"),
+    wrong("BN backward saving x̂ and σ with ε outside the square root", _BNF, _BN_SAVED_EPS_OUTSIDE,
+          "test_batch_norm_function"),
+    wrong("BN backward computed in float32", _BNF, _BN_FLOAT32_BACKWARD, "test_batch_norm_function"),
+    wrong("BN dγ and dβ summed over the features", _BNF, _BN_WRONG_SUMS, "test_batch_norm_function"),
+    wrong("BN dγ and dβ swapped", _BNF, _edit(
+        _BNF, ("return grad_x, grad_weight, grad_bias, None", "return grad_x, grad_bias, grad_weight, None")),
+        "test_batch_norm_function"),
+    wrong("BN backward returning no gradient for γ and β", _BNF, _edit(
+        _BNF, ("return grad_x, grad_weight, grad_bias, None", "return grad_x, None, None, None")),
+        "test_batch_norm_function"),
+    wrong("BN forward through F.batch_norm", _BNF, _BN_WITH_F, "test_batch_norm_function"),
+    wrong("BN backward asking autograd", _BNF, _BN_BY_AUTOGRAD, "test_batch_norm_function"),
+    wrong("LN backward with γ outside the sums, as in BN", _LNF, _ln(
+        "        grad_x = weight * inv_std / d * (d * grad_out - grad_out.sum(dim=-1, keepdim=True)\n"
+        "                                         - x_hat * (grad_out * x_hat).sum(dim=-1, keepdim=True))"),
+        "test_layer_norm_function"),
+    wrong("LN backward reusing BN's batch-dimension sums", _LNF, _ln(
+        "        n = grad_out.shape[0]\n"
+        "        grad_x = weight * inv_std / n * (n * grad_out - grad_out.sum(dim=0)\n"
+        "                                         - x_hat * (grad_out * x_hat).sum(dim=0))"),
+        "test_layer_norm_function"),
+    wrong("LN backward missing the variance term", _LNF, _ln(
+        "        grad_x_hat = grad_out * weight\n"
+        "        grad_x = inv_std / d * (d * grad_x_hat - grad_x_hat.sum(dim=-1, keepdim=True))"),
+        "test_layer_norm_function"),
+    wrong("LN backward forgetting γ in dx", _LNF, _ln(_LN_DX.replace("grad_out * weight", "grad_out")),
+          "test_layer_norm_function"),
+    wrong("LN dγ summed over the features", _LNF, _ln(
+        _LN_DX, ("grad_weight = (grad_out * x_hat).reshape(-1, d).sum(dim=0)",
+                 "grad_weight = (grad_out * x_hat).sum(dim=-1)")),
+        "test_layer_norm_function"),
+    wrong("LN backward computed in float32", _LNF, _ln(
+        _LN_DX, ("x_hat, weight, inv_std = ctx.saved_tensors",
+                 "x_hat, weight, inv_std = (t.float() for t in ctx.saved_tensors)\n"
+                 "        grad_out = grad_out.float()")),
+        "test_layer_norm_function"),
+    wrong("LN forward with the unbiased variance", _LNF, _ln(
+        _LN_DX, ("var = x.var(dim=-1, keepdim=True, correction=0)", "var = x.var(dim=-1, keepdim=True)")),
+        "test_layer_norm_function"),
+    wrong("LN backward scaling grad_out in place", _LNF, _ln(
+        _LN_DX.replace("grad_x_hat = grad_out * weight", "grad_x_hat = grad_out.mul_(weight)")),
+        "test_layer_norm_function"),
+    wrong("LN forward through F.layer_norm", _LNF, _ln(
+        _LN_DX, ("        x_hat = (x - mean) * inv_std\n",
+                 "        x_hat = F.layer_norm(x, (x.shape[-1],), eps=eps)\n")),
+        "test_layer_norm_function"),
+]
+
+NORM_FUNCTION_ALTERNATIVES = [
+    right("BN backward by the staged chain rule (dx̂, dvar, dμ, dx)", _BNF, '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mu = x.mean(0)
+        var = ((x - mu) ** 2).mean(0)
+        ctx.save_for_backward(x, weight, mu, var)
+        ctx.eps = eps
+        return weight * (x - mu) / torch.sqrt(var + eps) + bias
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, mu, var = ctx.saved_tensors
+        n = x.shape[0]
+        std = torch.sqrt(var + ctx.eps)
+        x_hat = (x - mu) / std
+        dx_hat = dy * weight
+        dvar = (dx_hat * (x - mu)).sum(0) * -0.5 * std ** -3
+        dmu = -(dx_hat / std).sum(0) + dvar * (-2.0 * (x - mu)).mean(0)
+        dx = dx_hat / std + dvar * 2.0 * (x - mu) / n + dmu / n
+        return dx, (dy * x_hat).sum(0), dy.sum(0), None
+'''),
+    right("BN saving x, recomputing x̂, with needs_input_grad and E[x²] − μ²", _BNF, '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        ctx.save_for_backward(x, weight)
+        ctx.eps = eps
+        mean = x.mean(dim=0, keepdim=True)
+        var = (x * x).mean(dim=0, keepdim=True) - mean * mean
+        return weight * (x - mean) * torch.rsqrt(var + eps) + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        var, mean = torch.var_mean(x, dim=0, correction=0, keepdim=True)
+        rstd = torch.rsqrt(var + ctx.eps)
+        x_hat = (x - mean) * rstd
+        sum_dy = grad_out.sum(0, keepdim=True)
+        sum_dy_xhat = (grad_out * x_hat).sum(0, keepdim=True)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = weight * rstd * (grad_out - sum_dy / len(x) - x_hat * sum_dy_xhat / len(x))
+        if ctx.needs_input_grad[1]:
+            grad_weight = sum_dy_xhat.squeeze(0)
+        if ctx.needs_input_grad[2]:
+            grad_bias = sum_dy.squeeze(0)
+        return grad_x, grad_weight, grad_bias, None
+'''),
+    right("BN backward as dx̂ minus its projections, with einsum", _BNF, '''
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        centered = x - x.mean(dim=0)
+        std = centered.pow(2).mean(dim=0).add(eps).sqrt()
+        x_hat = centered / std
+        ctx.save_for_backward(x_hat, std, weight)
+        return torch.addcmul(bias, weight, x_hat)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_hat, std, weight = ctx.saved_tensors
+        g = grad_out * weight
+        grad_x = (g - g.mean(0) - x_hat * torch.einsum("nc,nc->c", g, x_hat) / g.shape[0]) / std
+        return grad_x, torch.einsum("nc,nc->c", grad_out, x_hat), grad_out.sum(0), None
+'''),
+    right("LN backward by the staged chain rule over the last dimension", _LNF, '''
+class LayerNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        ctx.save_for_backward(x, weight, mu, var)
+        ctx.eps = eps
+        return weight * (x - mu) / torch.sqrt(var + eps) + bias
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, mu, var = ctx.saved_tensors
+        d = x.shape[-1]
+        std = torch.sqrt(var + ctx.eps)
+        x_hat = (x - mu) / std
+        dx_hat = dy * weight
+        dvar = (dx_hat * (x - mu)).sum(-1, keepdim=True) * -0.5 * std ** -3
+        dmu = -(dx_hat / std).sum(-1, keepdim=True) + dvar * (-2.0 * (x - mu)).mean(-1, keepdim=True)
+        dx = dx_hat / std + dvar * 2.0 * (x - mu) / d + dmu / d
+        leading = list(range(x.dim() - 1))
+        return dx, (dy * x_hat).sum(leading), dy.sum(leading), None
+'''),
+    right("LN saving x, with needs_input_grad, sum_to_size and rsqrt", _LNF, '''
+class LayerNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
+        ctx.save_for_backward(x, weight, mean, torch.rsqrt(var + eps))
+        return (x - mean) * torch.rsqrt(var + eps) * weight + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, mean, rstd = ctx.saved_tensors
+        x_hat = (x - mean) * rstd
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            g = grad_out * weight
+            grad_x = rstd * (g - g.mean(-1, keepdim=True) - x_hat * (g * x_hat).mean(-1, keepdim=True))
+        if ctx.needs_input_grad[1]:
+            grad_weight = (grad_out * x_hat).sum_to_size(weight.shape)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum_to_size(weight.shape)
+        return grad_x, grad_weight, grad_bias, None
+'''),
+]
+
+MISTAKES += NORM_FUNCTION_MISTAKES
+ALTERNATIVES += NORM_FUNCTION_ALTERNATIVES

@@ -141,3 +141,50 @@ def test_answer_key_agrees_with_pytorch():
     two = nn.BatchNorm1d(5, eps=1e-12)(torch.randn(2, 5))
     assert torch.allclose(two.abs(), torch.full_like(two, float(ref.Q5)), atol=1e-4)
     assert pytest.approx(1 - 0.99) == ref.Q2
+
+
+def _float64_inputs(shape, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=generator, dtype=torch.float64) * 2 + 40
+    features = shape[-1]
+    weight = torch.rand(features, generator=generator, dtype=torch.float64) + 0.5
+    bias = torch.randn(features, generator=generator, dtype=torch.float64)
+    upstream = torch.randn(shape, generator=generator, dtype=torch.float64)
+    return [t.requires_grad_() for t in (x, weight, bias)], upstream
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (2, 3), (7, 1), (4, 4)])
+def test_batch_norm_function_matches_autograd_of_functional_batch_norm(shape):
+    (x, weight, bias), upstream = _float64_inputs(shape, 5)
+    mine = ref.BatchNormFunction.apply(x, weight, bias, 1e-5)
+    theirs = F.batch_norm(x, None, None, weight, bias, training=True, eps=1e-5)
+    assert mine.dtype == torch.float64
+    assert torch.allclose(mine, theirs, rtol=0, atol=1e-12)
+    grads = torch.autograd.grad(mine, (x, weight, bias), upstream)
+    for grad, expected in zip(grads, torch.autograd.grad(theirs, (x, weight, bias), upstream)):
+        assert grad.dtype == torch.float64
+        assert torch.allclose(grad, expected, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(grads[0].sum(dim=0), torch.zeros(shape[1], dtype=torch.float64), atol=1e-12)
+    assert torch.autograd.gradcheck(ref.BatchNormFunction.apply, (x, weight, bias, 1e-3))
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (2, 3, 4), (4, 4), (5, 2)])
+def test_layer_norm_function_matches_autograd_of_functional_layer_norm(shape):
+    (x, weight, bias), upstream = _float64_inputs(shape, 6)
+    mine = ref.LayerNormFunction.apply(x, weight, bias, 0.1)
+    theirs = F.layer_norm(x, (shape[-1],), weight, bias, 0.1)
+    assert torch.allclose(mine, theirs, rtol=0, atol=1e-12)
+    grads = torch.autograd.grad(mine, (x, weight, bias), upstream)
+    for grad, expected in zip(grads, torch.autograd.grad(theirs, (x, weight, bias), upstream)):
+        assert grad.shape == expected.shape
+        assert torch.allclose(grad, expected, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(grads[0].sum(dim=-1), torch.zeros(shape[:-1], dtype=torch.float64), atol=1e-12)
+    assert torch.autograd.gradcheck(ref.LayerNormFunction.apply, (x, weight, bias, 0.1))
+
+
+def test_norm_functions_leave_inputs_alone_and_need_no_gradient_for_eps():
+    (x, weight, bias), upstream = _float64_inputs((5, 3), 7)
+    before = [t.detach().clone() for t in (x, weight, bias, upstream)]
+    for function in (ref.BatchNormFunction, ref.LayerNormFunction):
+        function.apply(x, weight, bias, 1e-5).backward(upstream)
+    assert all(torch.equal(now.detach(), then) for now, then in zip((x, weight, bias, upstream), before))
