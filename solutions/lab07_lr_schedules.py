@@ -9,6 +9,7 @@ test suite fails on any difference. Lab 09 includes the regions `lr_range_test` 
 import copy
 import math
 import random
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -82,6 +83,29 @@ def suggest_lr(lrs: list[float], losses: list[float]) -> float:
         raise ValueError("Every loss of the range test is NaN or infinite: lower start_lr.")
     lowest = min(finite, key=lambda i: losses[i])
     return lrs[lowest] / 10
+    ### END SOLUTION
+
+
+# %% cell: loss_valley
+def loss_valley(lrs: Sequence[float], losses: Sequence[float]) -> tuple[float, float]:
+    """The valley of a range test: the rates where its longest strictly falling run of losses
+    starts and ends (the first such run on a tie)."""
+    ### BEGIN SOLUTION
+    if len(lrs) != len(losses):
+        raise ValueError(f"lrs and losses must have the same length, got {len(lrs)} and {len(losses)}: "
+                         "pass the two lists lr_range_test returned.")
+    if len(losses) < 2:
+        raise ValueError(f"A valley needs at least 2 points, got {len(losses)}: pass a whole range test.")
+    start, best = 0, (0, 0)
+    for k in range(1, len(losses)):
+        if not losses[k] < losses[k - 1]:  # a rise, a tie or a NaN ends the run
+            start = k
+        elif k - start > best[1] - best[0]:
+            best = (start, k)
+    if best == (0, 0):
+        raise ValueError("The loss never falls from one point to the next: pass a range test that "
+                         "starts at a smaller start_lr.")
+    return lrs[best[0]], lrs[best[1]]
     ### END SOLUTION
 
 
@@ -271,4 +295,22 @@ Q3 = 0.05
 # Set Q4 to "a", "b", "c" or "d".
 ### BEGIN SOLUTION
 Q4 = "c"
+### END SOLUTION
+
+
+# %% cell: q5_warm_restarts_lr
+# Set Q5 to a number.
+### BEGIN SOLUTION
+# Cycles of 10, 20, 40 steps: [0, 10), [10, 30), [30, 70). Step 45 is T_cur = 15 steps into the
+# third cycle, of T_i = 40 steps.
+Q5 = 0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * 15 / 40)) / 2
+### END SOLUTION
+
+
+# %% cell: q6_one_cycle_lr
+# Set Q6 to a number.
+### BEGIN SOLUTION
+# min_lr = 0.5 / 10 / 100 = 0.0005. The climb ends at step 0.25 * 200 - 1 = 49, the descent at
+# step 199: step 149 is pct = (149 - 49) / (199 - 49) = 2/3 of the way down, by cosine.
+Q6 = 0.0005 + (0.5 - 0.0005) * (1 + math.cos(math.pi * 100 / 150)) / 2
 ### END SOLUTION

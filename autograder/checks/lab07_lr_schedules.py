@@ -12,6 +12,9 @@ CosineAnnealingWarmRestarts; OneCycleLR's phases, with the stand-in's curve in p
 cosine). The range test is compared with the reference on full batches in float64 (so the
 batch order does not matter) and, with every default, on a scripted loss; its restoring of the
 model and the optimizer is checked on the states the probe recorded before and after. The
+valley's two rates must be the reference's exactly; a miss is explained from where the returned
+rates sit in the curve (one point late or early, indices, the case's trap). The derived rates of
+Q5 and Q6 count within 0.1%, which every usual slip misses (tests/solutions holds the proof). The
 plateau scheduler's rates, counter and best metric are compared with the reference's once it is
 built and after every step.
 """
@@ -56,6 +59,8 @@ from autograder.probes.lab07_lr_schedules import (
     SPACE,
     SUGGEST_CASES,
     SUGGEST_LRS,
+    VALLEY_CASES,
+    VALLEY_ERRORS,
     WARMUP_CASES,
     CosineStandIn,
     cosine_what,
@@ -66,6 +71,8 @@ from autograder.probes.lab07_lr_schedules import (
     restart_what,
     search_score,
     smoothstep_profile,
+    valley_lrs,
+    valley_what,
     warmup_what,
 )
 
@@ -73,7 +80,7 @@ RTOL = 1e-9
 _GLOBAL_SEEDING = {"random": "random.seed, random.uniform", "numpy": "np.random.seed",
                    "torch": "torch.manual_seed"}
 STAND_IN = ("While this exercise is graded, cosine_annealing is a stand-in (so that a mistake in "
-            "Exercise 6 costs nothing here) that anneals along another curve: what it returns for "
+            "Exercise 7 costs nothing here) that anneals along another curve: what it returns for "
             "the right arguments must be your rate, unchanged.")
 
 
@@ -311,6 +318,78 @@ def test_suggest_lr(got, want):
                      "modifying them (skip "
                      "non-finite losses as you scan, or filter into new lists), since the caller "
                      "still plots that curve.")
+
+
+VALLEY_RULE = ("The valley is the longest run i < j with losses[k+1] < losses[k] for every k from i to "
+               "j - 1; return (lrs[i], lrs[j]).")
+NAN_HINT = ("A NaN is not lower than anything and nothing is lower than a NaN, so it ends the run: "
+            "test losses[k+1] < losses[k] (False with a NaN), not the opposite of "
+            "losses[k+1] >= losses[k].")
+VALLEY_HINTS = {
+    "a clean U": "Here the loss falls from the first point to the lowest one.",
+    "a short early dip, then a longer descent": "Take the LONGEST falling run, not the first one.",
+    "a long descent, then a one-step dip to the lowest loss":
+        "The valley is the longest falling run, wherever the lowest loss lies: the deep dip is a run "
+        "of one step.",
+    "two equally long descents": "On a tie between equally long runs, return the first one.",
+    "a plateau inside a descent":
+        "Strictly falling: an equal loss is no fall, so a plateau ends the run (compare with <, "
+        "not <=).",
+    "a descent that runs to the last point":
+        "The longest run may end at the last point: count the run still open when the loop ends.",
+    "a zigzag (one-step falls only)":
+        "A single falling step is a run of one step; on a tie, the first one.",
+    "a descent in steps of 1e-9 (float64)":
+        "Compare the losses as given (Python floats, float64): in float32 steps of 1e-9 vanish.",
+}
+
+
+def _positions(pair: list, lrs: list[float]) -> list[int | None]:
+    """Where each returned value sits in lrs (None if it is not one of the rates)."""
+    return [next((i for i, lr in enumerate(lrs) if _number(value) == lr), None) for value in pair]
+
+
+def _expect_valley(got, want, description: str) -> None:
+    what = valley_what(description)
+    mine, wanted = got[what], want[what]
+    expect(type(mine) is list and len(mine) == 2,
+           f"{what}: return a pair (lrs[i], lrs[j]), got {_kind(mine)}"
+           f"{f' of length {len(mine)}' if type(mine) is list else ''}.")
+    if all(_number(value) == expected for value, expected in zip(mine, wanted)):
+        return
+    losses = next(losses for name, losses, _ in VALLEY_CASES if name == description)
+    lrs = valley_lrs(len(losses))
+    i, j = (lrs.index(value) for value in wanted)
+    expected = f"(lrs[{i}], lrs[{j}]) = ({wanted[0]:.6g}, {wanted[1]:.6g})"
+    if [type(value) for value in mine] == [int, int] and mine == [i, j]:
+        fail(f"{what}: got the indices ({i}, {j}); return the rates there, {expected}.")
+    start, end = _positions(mine, lrs)
+    shown = ", ".join(_show(value) for value in mine)
+    if start is None or end is None:
+        fail(f"{what}: got ({shown}), which are not both rates of lrs; expected {expected}. "
+             f"{VALLEY_RULE}")
+    hint = VALLEY_HINTS.get(description.removeprefix("tuples: "), "")
+    if any(math.isnan(loss) for loss in losses[min(start, i):max(end, j) + 1]):
+        hint = NAN_HINT
+    elif start == i and end == j + 1:
+        hint = ("Your valley ends one point late, where the loss no longer falls: it ends at lrs[j], "
+                "the last point of the run (its lowest loss).")
+    elif start == i and end == j - 1:
+        hint = "Your valley stops one point early: it ends at lrs[j], after the last falling step."
+    fail(f"{what}: got (lrs[{start}], lrs[{end}]), expected {expected}. {VALLEY_RULE} {hint}".strip())
+
+
+def test_loss_valley(got, want):
+    for description, _losses, _as_tuples in VALLEY_CASES:
+        _expect_valley(got, want, description)
+    for description, _lrs, _losses in VALLEY_ERRORS:
+        raised = got[f"raises on {description}"]
+        message = (f"loss_valley on {description} should raise ValueError: the lengths must match, "
+                   "there must be at least 2 points, and at least one loss must fall below the one "
+                   "before it.")
+        if type(raised) is list and raised and "ValueError" not in raised:
+            fail(f"{message} (it raised {raised[0]})")
+        expect(type(raised) is list and "ValueError" in raised, message)
 
 
 # ---------------------------------------------------------------- schedules of the step
@@ -610,6 +689,24 @@ def test_q1_exponential_gamma(got, want):
 test_q2_one_cycle_momentum = choice_question("Q2")
 test_q3_plateau_lr = number_question("Q3")
 test_q4_random_vs_grid = choice_question("Q4")
+
+
+def _derived_rate(question: str):
+    """The check of a learning rate derived by hand: within 0.1%, which tells it from the rates
+    of the usual slips (a step off, a cycle boundary, linear for cosine, min_lr forgotten)."""
+
+    def check(got, want):
+        answer = got["answer"]
+        expect(type(answer) in (int, float), f"{question}: answer with a number.")
+        expect(math.isclose(float(answer), want["answer"], rel_tol=1e-3),
+               f"{question}: {answer} is not right (answers within 0.1% count: give four "
+               "significant digits).")
+
+    return check
+
+
+test_q5_warm_restarts_lr = _derived_rate("Q5")
+test_q6_one_cycle_lr = _derived_rate("Q6")
 
 
 def _kind(value: object) -> str:

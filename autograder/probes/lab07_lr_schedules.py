@@ -7,7 +7,10 @@ in float64 where its numbers are compared); the probe records what it returned a
 model's and the optimizer's states before and after, and the model's modes, requires_grad and
 .grad after (a model in train mode with gradients, and one handed over in eval mode without).
 A call with every default runs on a scripted loss that logs the sizes of its batches.
-`suggest_lr`'s lists are recorded after the call (the caller's curve). `random_search` runs
+`suggest_lr`'s lists are recorded after the call (the caller's curve). `loss_valley` runs on
+curves made here (not the student's range test): a clean U, a short early dip before a longer
+descent, two equally long descents, a plateau, NaNs, steps of 1e-9, a smoothed noisy curve, tuples;
+then on inputs it must refuse (the exception's class is recorded). `random_search` runs
 once with the global generators (random, numpy, torch) seeded by the probe, whose next draws
 it records (their states are put back afterwards), and once without a seed. The plateau
 scheduler is recorded once built (`num_bad_epochs` and `best`), then stepped on seeded metric
@@ -178,6 +181,72 @@ def test_suggest_lr(see, suggest_lr):
         given = (list(SUGGEST_LRS), list(losses))
         see.call(what, suggest_lr, *given, what=what)
         see(f"{what} lists after", list(given))  # the caller's curve, as suggest_lr left it
+
+
+def valley_lrs(n: int) -> list[float]:
+    """The rates of an n-point range test: ten per decade from 1e-5 (never equal to an index)."""
+    return [1e-5 * 10 ** (i / 10) for i in range(n)]
+
+
+def smoothed_noisy_u(n: int = 120, seed: int = 0) -> list[float]:
+    """A range-test-like curve: a noisy U, smoothed by the lab's moving average (0.9, 0.1)."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)
+    raw = 2.0 + 1.5 * x**2 - 0.8 * x + 0.15 * torch.randn(n, generator=generator, dtype=torch.float64)
+    smoothed = [raw[0].item()]
+    for value in raw[1:].tolist():
+        smoothed.append(0.9 * smoothed[-1] + 0.1 * value)
+    return smoothed
+
+
+# (description, losses, as tuples): the rates are valley_lrs(len(losses)).
+VALLEY_CASES = [
+    ("a clean U", [2.0 - 0.1 * i for i in range(12)] + [0.9 + 0.15 * i for i in range(1, 9)], False),
+    ("a short early dip, then a longer descent",
+     [2.30, 2.32, 2.29, 2.27, 2.31, 2.30, 2.33, 2.31, 2.25, 2.20, 2.12, 2.05, 1.98, 1.90, 1.95, 2.10,
+      2.60], False),
+    ("a long descent, then a one-step dip to the lowest loss",
+     [3.0, 2.9, 2.8, 2.7, 2.6, 2.5, 2.8, 1.2, 2.9, 3.5], False),
+    ("two equally long descents", [1.0, 1.5, 1.4, 1.3, 1.6, 1.5, 1.4, 1.7], False),
+    ("a plateau inside a descent", [2.0, 1.8, 1.6, 1.6, 1.4, 1.2, 1.0, 0.9, 1.1, 1.3], False),
+    ("a descent that runs to the last point",
+     [1.0, 1.2, 1.1, 1.0, 0.9, 2.0, 1.9, 1.8, 1.7, 1.6, 1.5], False),
+    ("a curve that ends in NaN", [3.0, 2.5, 2.0, 1.5, 1.6, 1.4, 1.2, 1.0, 0.9, math.nan], False),
+    ("a descent broken by a NaN", [2.0, 1.9, 1.8, math.nan, 1.7, 1.6, 1.5, 1.4, 1.5], False),
+    ("a zigzag (one-step falls only)", [1.0, 1.2, 1.1, 1.3, 1.2, 1.4], False),
+    ("a descent in steps of 1e-9 (float64)", [1.0 - 1e-9 * k for k in range(8)] + [1.5, 1.4, 1.3],
+     False),
+    ("a smoothed noisy range-test curve", smoothed_noisy_u(), False),
+    ("two points, one fall", [1.0, 0.5], False),
+    ("tuples: a short early dip, then a longer descent",
+     [2.30, 2.32, 2.29, 2.27, 2.31, 2.30, 2.33, 2.31, 2.25, 2.20, 2.12, 2.05, 1.98, 1.90, 1.95, 2.10,
+      2.60], True),
+]
+# (description, lrs, losses): loss_valley must raise ValueError.
+VALLEY_ERRORS = [
+    ("a curve that only rises", valley_lrs(4), [1.0, 1.1, 1.2, 1.3]),
+    ("a flat curve", valley_lrs(5), [1.0] * 5),
+    ("losses that are all NaN", valley_lrs(3), [math.nan] * 3),
+    ("a single point", valley_lrs(1), [1.0]),
+    ("no points", [], []),
+    ("5 rates and 4 losses", valley_lrs(5), [3.0, 2.0, 1.0, 0.5]),
+    ("4 rates and 5 losses", valley_lrs(4), [5.0, 4.0, 3.0, 2.0, 1.0]),
+]
+
+
+def valley_what(description: str) -> str:
+    return f"loss_valley on {description}"
+
+
+@probe
+def test_loss_valley(see, loss_valley):
+    for description, losses, as_tuples in VALLEY_CASES:
+        lrs = valley_lrs(len(losses))
+        given = (tuple(lrs), tuple(losses)) if as_tuples else (lrs, list(losses))
+        what = valley_what(description)
+        see.call(what, loss_valley, *given, what=what)
+    for description, lrs, losses in VALLEY_ERRORS:
+        see.raises(f"raises on {description}", loss_valley, list(lrs), list(losses))
 
 
 # ---------------------------------------------------------------- schedules of the step
@@ -490,3 +559,5 @@ test_q1_exponential_gamma = answer("test_q1_exponential_gamma")
 test_q2_one_cycle_momentum = answer("test_q2_one_cycle_momentum")
 test_q3_plateau_lr = answer("test_q3_plateau_lr")
 test_q4_random_vs_grid = answer("test_q4_random_vs_grid")
+test_q5_warm_restarts_lr = answer("test_q5_warm_restarts_lr")
+test_q6_one_cycle_lr = answer("test_q6_one_cycle_lr")

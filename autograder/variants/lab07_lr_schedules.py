@@ -13,6 +13,16 @@ def _plateau_mistake(name: str, *changes: tuple[str, str]) -> Variant:
     return wrong(name, "plateau_scheduler", _edit("plateau_scheduler", *changes), "test_plateau_scheduler")
 
 
+def _valley_mistake(name: str, *changes: tuple[str, str]) -> Variant:
+    """A mistake in the reference loss_valley, written as the edit that makes it."""
+    return wrong(name, "loss_valley", _edit("loss_valley", *changes), "test_loss_valley")
+
+
+_VALLEY_CHECKS = """    if len(lrs) != len(losses) or len(losses) < 2:
+        raise ValueError("pass two sequences of the same length, at least 2 points")
+"""
+
+
 def _range_mistake(name: str, *changes: tuple[str, str]) -> Variant:
     """A mistake in the reference range test, written as the edit that makes it."""
     return wrong(name, _RANGE, _edit(_RANGE, *changes), "test_lr_range_test")
@@ -299,6 +309,88 @@ def cosine_annealing(t, t_max, lr_max, lr_min=0.0):
         scheduler.step()
     return scheduler.get_last_lr()[0]
 ''', "test_cosine_annealing"),
+    # loss_valley: the longest strictly falling run of the range test's curve.
+    wrong("loss_valley taking the first descent, not the longest", "loss_valley", """
+def loss_valley(lrs, losses):
+""" + _VALLEY_CHECKS + """    falls = [k for k in range(len(losses) - 1) if losses[k + 1] < losses[k]]
+    if not falls:
+        raise ValueError("no loss falls")
+    start = end = falls[0]
+    while end + 1 < len(losses) and losses[end + 1] < losses[end]:
+        end += 1
+    return lrs[start], lrs[end]
+""", "test_loss_valley"),
+    _valley_mistake("loss_valley resolving a tie to the last run",
+                    ("elif k - start > best[1] - best[0]:", "elif k - start >= best[1] - best[0]:")),
+    _valley_mistake("loss_valley letting equal losses extend the run (<= instead of <)",
+                    ("if not losses[k] < losses[k - 1]:", "if not losses[k] <= losses[k - 1]:")),
+    _valley_mistake("loss_valley ending one point after the valley",
+                    ("return lrs[best[0]], lrs[best[1]]", "return lrs[best[0]], lrs[best[1] + 1]")),
+    _valley_mistake("loss_valley ending one point before the end of the valley",
+                    ("return lrs[best[0]], lrs[best[1]]", "return lrs[best[0]], lrs[best[1] - 1]")),
+    _valley_mistake("loss_valley returning indices instead of rates",
+                    ("return lrs[best[0]], lrs[best[1]]", "return best[0], best[1]")),
+    _valley_mistake("loss_valley breaking a run only on losses[k] >= losses[k - 1] (a NaN continues it)",
+                    ("if not losses[k] < losses[k - 1]:", "if losses[k] >= losses[k - 1]:")),
+    _valley_mistake("loss_valley with the sign flipped (the longest rise)",
+                    ("if not losses[k] < losses[k - 1]:", "if not losses[k] > losses[k - 1]:")),
+    _valley_mistake("loss_valley without the ValueError when no loss falls",
+                    ("    if best == (0, 0):\n", "    if best == (0, 0) and False:\n")),
+    _valley_mistake("loss_valley without the length check (zip-like truncation)",
+                    ("    if len(lrs) != len(losses):\n", "    if False:\n")),
+    wrong("loss_valley around the global minimum", "loss_valley", """
+def loss_valley(lrs, losses):
+""" + _VALLEY_CHECKS + """    finite = [i for i in range(len(losses)) if math.isfinite(losses[i])]
+    lowest = min(finite, key=lambda i: losses[i])
+    start = lowest
+    while start > 0 and losses[start - 1] > losses[start]:
+        start -= 1
+    if start == lowest:
+        raise ValueError("no loss falls")
+    return lrs[start], lrs[lowest]
+""", "test_loss_valley"),
+    wrong("loss_valley forgetting the run still open at the last point", "loss_valley", """
+def loss_valley(lrs, losses):
+""" + _VALLEY_CHECKS + """    best, start = None, 0
+    for k in range(1, len(losses)):
+        if not losses[k] < losses[k - 1]:
+            if k - 1 > start and (best is None or k - 1 - start > best[1] - best[0]):
+                best = (start, k - 1)
+            start = k
+    if best is None:
+        raise ValueError("no loss falls")
+    return lrs[best[0]], lrs[best[1]]
+""", "test_loss_valley"),
+    wrong("loss_valley comparing the losses in float32", "loss_valley", """
+def loss_valley(lrs, losses):
+""" + _VALLEY_CHECKS + """    values = torch.tensor(list(losses))
+    falling = (values[1:] < values[:-1]).tolist()
+    best, start = None, 0
+    for k, falls in enumerate(falling, start=1):
+        if not falls:
+            start = k
+        elif best is None or k - start > best[1] - best[0]:
+            best = (start, k)
+    if best is None:
+        raise ValueError("no loss falls")
+    return lrs[best[0]], lrs[best[1]]
+""", "test_loss_valley"),
+    wrong("Q5 a step late (t = 46)", "q5_warm_restarts_lr",
+          "Q5 = 0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * 16 / 40)) / 2", "test_q5_warm_restarts_lr"),
+    wrong("Q5 with T_mult ignored (cycles of 10)", "q5_warm_restarts_lr",
+          "Q5 = 0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * 5 / 10)) / 2", "test_q5_warm_restarts_lr"),
+    wrong("Q5 in a cycle of 20 (T_i of the second cycle)", "q5_warm_restarts_lr",
+          "Q5 = 0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * 15 / 20)) / 2", "test_q5_warm_restarts_lr"),
+    wrong("Q5 without eta_min", "q5_warm_restarts_lr", "Q5 = 0.1 * (1 + math.cos(math.pi * 15 / 40)) / 2",
+          "test_q5_warm_restarts_lr"),
+    wrong("Q6 with the climb ending at step 50", "q6_one_cycle_lr",
+          "Q6 = 0.0005 + (0.5 - 0.0005) * (1 + math.cos(math.pi * 99 / 149)) / 2", "test_q6_one_cycle_lr"),
+    wrong("Q6 annealed linearly", "q6_one_cycle_lr", "Q6 = 0.5 - (0.5 - 0.0005) * 100 / 150",
+          "test_q6_one_cycle_lr"),
+    wrong("Q6 with min_lr = max_lr / final_div_factor", "q6_one_cycle_lr",
+          "Q6 = 0.005 + (0.5 - 0.005) * (1 + math.cos(math.pi * 100 / 150)) / 2", "test_q6_one_cycle_lr"),
+    wrong("Q6 annealing down to 0", "q6_one_cycle_lr", "Q6 = 0.5 * (1 + math.cos(math.pi * 100 / 150)) / 2",
+          "test_q6_one_cycle_lr"),
 ]
 
 ALTERNATIVES = [
@@ -502,6 +594,51 @@ def random_search(train_fn, space, n_trials, seed=0):
     return sorted(trials, key=lambda e: -e["score"])
 '''),
     right("Q1 to three decimals", "q1_exponential_gamma", "Q1 = 0.891"),
+    right("loss_valley counting the current run's length", "loss_valley", """
+def loss_valley(lrs, losses):
+    if len(lrs) != len(losses):
+        raise ValueError("lrs and losses differ in length")
+    if len(losses) < 2:
+        raise ValueError("pass at least two points")
+    best_length, best_end, run = 0, None, 0
+    for k in range(1, len(losses)):
+        run = run + 1 if losses[k] < losses[k - 1] else 0
+        if run > best_length:
+            best_length, best_end = run, k
+    if best_end is None:
+        raise ValueError("no loss falls: lower start_lr")
+    return lrs[best_end - best_length], lrs[best_end]
+"""),
+    right("loss_valley vectorized: torch.diff < 0, then run lengths by cumsum and cummax", "loss_valley", """
+def loss_valley(lrs, losses):
+""" + _VALLEY_CHECKS + """    falling = torch.diff(torch.tensor(list(losses), dtype=torch.float64)) < 0
+    counts = falling.long().cumsum(0)
+    resets = torch.where(falling, torch.zeros_like(counts), counts).cummax(0).values
+    runs = counts - resets
+    end = int(runs.argmax())
+    length = int(runs[end])
+    if length == 0:
+        raise ValueError("no loss falls")
+    return lrs[end + 1 - length], lrs[end + 1]
+"""),
+    right("loss_valley with itertools.groupby", "loss_valley", """
+import itertools
+
+
+def loss_valley(lrs, losses):
+""" + _VALLEY_CHECKS + """    best, position = None, 0
+    steps = (losses[k + 1] < losses[k] for k in range(len(losses) - 1))
+    for falls, group in itertools.groupby(steps):
+        length = len(list(group))
+        if falls and (best is None or length > best[1] - best[0]):
+            best = (position, position + length)
+        position += length
+    if best is None:
+        raise ValueError("no loss falls")
+    return (lrs[best[0]], lrs[best[1]])
+"""),
+    right("Q5 to four significant digits", "q5_warm_restarts_lr", "Q5 = 0.06944"),
+    right("Q6 to four significant digits", "q6_one_cycle_lr", "Q6 = 0.1254"),
     right("plateau scheduler that counts from the epoch of the last improvement", "plateau_scheduler", '''
 class ReduceLROnPlateauScratch:
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, min_lr=0.0):

@@ -198,6 +198,44 @@ def test_suggest_lr_is_a_tenth_of_the_rate_at_the_lowest_finite_loss():
         ref.suggest_lr(lrs[:2], [math.nan, math.inf])
 
 
+
+LRS = [1e-4 * 10 ** (i / 10) for i in range(12)]
+
+
+@pytest.mark.parametrize(("losses", "run"), [
+    ([2.0, 1.5, 1.0, 0.8, 1.2, 3.0], (0, 3)),                              # a clean U
+    ([2.0, 2.1, 1.9, 2.2, 2.1, 2.0, 1.9, 1.8, 2.5], (3, 7)),               # the longest, not the first
+    ([1.0, 1.5, 1.4, 1.3, 1.6, 1.5, 1.4, 1.7], (1, 3)),                    # a tie: the first
+    ([2.0, 1.8, 1.6, 1.6, 1.4, 1.2, 1.0, 1.1], (3, 6)),                    # a plateau ends a run
+    ([1.0, 1.2, 1.1, 2.0, 1.9, 1.8, 1.7], (3, 6)),                         # to the last point
+    ([3.0, 2.5, 2.0, 1.6, 1.4, 1.2, 1.0, math.nan], (0, 6)),               # NaN at the end
+    ([2.0, 1.9, 1.8, math.nan, 1.7, 1.6, 1.5, 1.4, 1.5], (4, 7)),          # NaN inside
+])
+def test_loss_valley_is_the_longest_strictly_falling_run(losses, run):
+    lrs = LRS[:len(losses)]
+    assert ref.loss_valley(lrs, losses) == (lrs[run[0]], lrs[run[1]])
+    assert ref.loss_valley(tuple(lrs), tuple(losses)) == (lrs[run[0]], lrs[run[1]])
+
+
+@pytest.mark.parametrize(("lrs", "losses", "says"), [
+    (LRS[:4], [1.0, 1.1, 1.2, 1.3], "start_lr"),
+    (LRS[:3], [math.nan] * 3, "start_lr"),
+    (LRS[:1], [1.0], "at least 2"),
+    (LRS[:5], [3.0, 2.0, 1.0, 0.5], "same length"),
+])
+def test_loss_valley_refuses_what_has_no_valley(lrs, losses, says):
+    with pytest.raises(ValueError, match=says):
+        ref.loss_valley(lrs, losses)
+
+
+def test_loss_valley_of_a_range_test_lies_on_its_smoothed_curve():
+    model, X, y = toy_problem()
+    lrs, losses = ref.lr_range_test(model, nn.CrossEntropyLoss(), X, y, start_lr=1e-3, end_lr=1e3,
+                                    num_iters=100, batch_size=16)
+    start, end = ref.loss_valley(lrs, losses)
+    i, j = lrs.index(start), lrs.index(end)
+    assert i < j and all(losses[k + 1] < losses[k] for k in range(i, j))
+
 def test_random_search_samples_the_space_and_sorts_best_first():
     space = {"lr": (1e-4, 1.0, "log"), "momentum": (0.0, 0.99), "width": [32, 64, 128]}
     trials = ref.random_search(lambda lr, momentum, width: -abs(math.log10(lr) + 2), space, 400, seed=3)
@@ -221,3 +259,38 @@ def test_answer_key_agrees_with_pytorch():
     for accuracy in (0.80, 0.85, 0.84, 0.83, 0.86, 0.85, 0.84, 0.84):
         plateau.step(accuracy)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(ref.Q3)
+
+
+def rate_at(make_scheduler, t: int, lr: float) -> float:
+    """get_last_lr() after t calls to scheduler.step()."""
+    rates, _ = scheduler_rates(make_scheduler, t + 1, lr=lr, momentum=0.9)
+    return rates[t]
+
+
+def test_derived_rates_of_the_answer_key_agree_with_pytorch():
+    restarts = rate_at(lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2,
+                                                                         eta_min=0.001), 45, lr=0.1)
+    assert math.isclose(ref.Q5, restarts, rel_tol=1e-12)
+    one_cycle = rate_at(lambda o: lr_scheduler.OneCycleLR(
+        o, max_lr=0.5, total_steps=200, pct_start=0.25, div_factor=10, final_div_factor=100,
+        anneal_strategy="cos"), 149, lr=0.1)
+    assert math.isclose(ref.Q6, one_cycle, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(("slip", "make_scheduler", "t", "answer"), [
+    ("a step early", lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, 10, 2, 0.001), 44, "Q5"),
+    ("a step late", lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, 10, 2, 0.001), 46, "Q5"),
+    ("T_mult ignored", lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, 10, 1, 0.001), 45, "Q5"),
+    ("eta_min forgotten", lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, 10, 2), 45, "Q5"),
+    ("a step early", lambda o: lr_scheduler.OneCycleLR(o, 0.5, 200, pct_start=0.25, div_factor=10,
+                                                        final_div_factor=100), 148, "Q6"),
+    ("linear for cos", lambda o: lr_scheduler.OneCycleLR(o, 0.5, 200, pct_start=0.25, div_factor=10,
+                                                          final_div_factor=100,
+                                                          anneal_strategy="linear"), 149, "Q6"),
+    ("min_lr = max_lr / final_div_factor", lambda o: lr_scheduler.OneCycleLR(
+        o, 0.5, 200, pct_start=0.25, div_factor=1, final_div_factor=100), 149, "Q6"),
+    ("min_lr forgotten", lambda o: lr_scheduler.OneCycleLR(
+        o, 0.5, 200, pct_start=0.25, div_factor=10, final_div_factor=1e12), 149, "Q6"),
+])
+def test_the_usual_slips_fall_outside_the_answers_tolerance(slip, make_scheduler, t, answer):
+    assert not math.isclose(rate_at(make_scheduler, t, lr=0.1), getattr(ref, answer), rel_tol=1e-3), slip
