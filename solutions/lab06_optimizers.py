@@ -175,6 +175,20 @@ class Adam(torch.optim.Optimizer):
         ### END SOLUTION
 
 
+# %% cell: adam_first_step
+def adam_first_step(grad: torch.Tensor, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                    eps: float = 1e-8, bias_correction: bool = True) -> torch.Tensor:
+    """θ₁ − θ₀ of Adam's first step from m₀ = v₀ = 0, in closed form: how big the first step is."""
+    ### BEGIN SOLUTION
+    beta1, beta2 = betas
+    m = (1 - beta1) * grad
+    v = (1 - beta2) * grad * grad
+    if bias_correction:
+        m, v = m / (1 - beta1), v / (1 - beta2)
+    return -lr * m / (v.sqrt() + eps)
+    ### END SOLUTION
+
+
 # %% cell: adamax
 class AdaMax(torch.optim.Optimizer):
     """AdaMax: Adam with the ℓ∞ norm, u ← max(β₂u, |g| + ε), θ ← θ − η·m̂ / u, as PyTorch's Adamax."""
@@ -377,3 +391,4 @@ Q5 = "b"
 ### BEGIN SOLUTION
 Q6 = 0.1 * 1 + 0.1 * (0.9 * 1 + 1)
 ### END SOLUTION
+

@@ -16,7 +16,11 @@ each p.grad as the caller's backward() left it (weight decay is not written into
 hyperparameter, set per parameter group and changed before every step, is followed as the reference
 follows it (an optimizer that reads it from self or self.defaults fails, with a message that says to
 read it from each group at every step); the state of a float64 parameter is float64, and the state
-of a parameter on another device (meta) is built there. `prune_smallest` must zero exactly the
+of a parameter on another device (meta) is built there. `adam_first_step` must return, in the
+gradient's shape and dtype and leaving the gradient as it was, the change of one step of
+torch.optim.Adam from the zero state (run here in float64) or, without the bias correction, the
+closed form −lr·(1 − β₁)g/(√(1 − β₂)·|g| + eps), within 1e-10 relative (1e-5 for a float32
+gradient), and keep torch.optim.Adam's defaults. `prune_smallest` must zero exactly the
 weights that `torch.nn.utils.prune.global_unstructured` (the reference) zeroes, the fractions 0
 (nothing pruned) and 1 (everything) included.
 """
@@ -32,16 +36,20 @@ from autograder.checks.core import (
     choice_question,
     expect,
     expect_close,
+    expect_tensor,
     fail,
     number_question,
 )
 from autograder.probes.lab06_optimizers import (
+    FIRST_STEP_SETTINGS,
     FROZEN_STEPS,
     INPUTS,
     NO_GRAD,
     PRUNE_AMOUNTS,
     Inputs,
     Run,
+    first_step_cases,
+    first_step_grads,
     shown,
 )
 
@@ -454,6 +462,116 @@ def test_nadam(got, want):
 
 def test_adamw(got, want):
     _check_optimizer("AdamW", got, want)
+
+
+# --- Adam's first step -------------------------------------------------------------------------
+
+# Relative tolerance of the change: float64 to a few hundred ulps, float32 to its precision.
+FIRST_STEP_RTOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+_CORRECTED = ("with the bias correction m̂ = m₁/(1 − β₁) = g and v̂ = v₁/(1 − β₂) = g², so "
+              "θ₁ − θ₀ = −lr·g/(|g| + eps)")
+_UNCORRECTED = ("without the bias correction Adam steps with m₁ = (1 − β₁)g and v₁ = (1 − β₂)g² "
+                "themselves: θ₁ − θ₀ = −lr·(1 − β₁)g/(√(1 − β₂)·|g| + eps)")
+
+
+def adam_first_change(grad: torch.Tensor, lr: float, betas: tuple[float, float], eps: float,
+                      corrected: bool) -> torch.Tensor:
+    """θ₁ − θ₀ in float64: one step of torch.optim.Adam from zero state and θ₀ = 0 (corrected),
+    or the uncorrected closed form."""
+    grad = grad.double()
+    if not corrected:
+        return -lr * (1 - betas[0]) * grad / (math.sqrt(1 - betas[1]) * grad.abs() + eps)
+    param = torch.zeros_like(grad, requires_grad=True)
+    param.grad = grad.clone()
+    torch.optim.Adam([param], lr=lr, betas=betas, eps=eps, foreach=False).step()
+    return param.detach()
+
+
+def _matches(actual: torch.Tensor, expected: torch.Tensor, rtol: float) -> torch.Tensor:
+    """Element by element: within `rtol` of `expected` (NaN nowhere)."""
+    actual = actual.double()
+    return ((actual - expected).abs() <= rtol * expected.abs()) & ~actual.isnan()
+
+
+def _eps_inside(grad: torch.Tensor, lr: float, betas: tuple[float, float], eps: float,
+                corrected: bool) -> torch.Tensor:
+    """The change with eps inside the square root, −lr·m̂/√(v̂ + eps): the book's placement."""
+    grad = grad.double()
+    m, v = (1 - betas[0]) * grad, (1 - betas[1]) * grad * grad
+    if corrected:
+        m, v = m / (1 - betas[0]), v / (1 - betas[1])
+    return -lr * m / (v + eps).sqrt()
+
+
+def _first_step_failure(where: str, grad: torch.Tensor, actual: torch.Tensor, settings: tuple,
+                        corrected: bool) -> str:
+    """Why `actual` is not θ₁ − θ₀ (its worst element shown), or '' if it is."""
+    lr, betas, eps = settings
+    expected = adam_first_change(grad, lr, betas, eps, corrected)
+    rtol = FIRST_STEP_RTOL[grad.dtype]
+    right = _matches(actual, expected, rtol)
+    if bool(right.all()):
+        return ""
+    gaps = (actual.double() - expected).abs()
+    gaps = torch.where(gaps == 0, 0.0, gaps / expected.abs()).nan_to_num(nan=math.inf)
+    index = tuple(int(i) for i in (gaps == gaps.max()).nonzero()[0])
+    g, a, e = grad[index].item(), actual[index].item(), expected[index].item()
+    digits = 12 if abs(a - e) < 1e-4 * abs(e) else 6
+    shown_at = f"for g = {g:.3g} it returned {a:.{digits}g}, expected {e:.{digits}g}"
+    rule = _CORRECTED if corrected else _UNCORRECTED
+    sentence = rule[0].upper() + rule[1:]
+    if bool(_matches(-actual, expected, rtol).all()):
+        return (f"{where}: {shown_at}. That is the step's size with the wrong sign: return the "
+                "change θ₁ − θ₀ = −lr·m̂/(√v̂ + eps), negative where the gradient is positive.")
+    if bool(_matches(actual, _eps_inside(grad, lr, betas, eps, corrected), rtol).all()):
+        return (f"{where}: {shown_at}. eps went inside the square root, √(v̂ + eps): PyTorch adds "
+                "it to √v̂, outside the square root (it matters where |g| is as small as eps). "
+                f"{sentence}.")
+    if bool(_matches(actual, adam_first_change(grad, lr, betas, eps, not corrected), rtol).all()):
+        done = "with" if not corrected else "without"
+        return (f"{where}: {shown_at}, the change {done} the bias correction: follow the "
+                f"bias_correction argument ({rule}).")
+    scaled = adam_first_change(grad, lr, betas, eps, True) * (1 - betas[0]) / math.sqrt(1 - betas[1])
+    if not corrected and bool(_matches(actual, scaled, rtol).all()):
+        return (f"{where}: {shown_at}. That is the corrected change times (1 − β₁)/√(1 − β₂), which "
+                "scales eps too: only the moving averages lose their correction, eps is still added "
+                f"to √v₁ as it is. {sentence}.")
+    if grad.dtype == torch.float64 and bool(_matches(actual, expected, 1e-4).all()):
+        return (f"{where}: {shown_at}, right only to float32 precision. Compute in grad's dtype "
+                "(float64 here): Python floats, or tensors made with dtype=grad.dtype, not float32.")
+    large = grad.double().abs() > 1e4 * eps
+    if bool(large.any()) and bool(right[large].all()):
+        return (f"{where}: {shown_at}, wrong only where |g| is as small as eps. PyTorch adds eps to "
+                f"√v̂ after the bias correction, outside the square root. {sentence}.")
+    return f"{where}: {shown_at}. {sentence}."
+
+
+def test_adam_first_step(got, want):
+    grads = first_step_grads()
+    for key, name, setting, corrected in first_step_cases():
+        lr, betas, eps = FIRST_STEP_SETTINGS[setting]
+        grad = grads[name]
+        where = (f"adam_first_step(grad, lr={lr:g}, betas={betas}, eps={eps:g}, "
+                 f"bias_correction={corrected}) on the {name} gradient")
+        actual = expect_tensor(got[key], what=where, like=grad)
+        after = got[f"{key} grad after"]
+        expect(type(after) is torch.Tensor and torch.equal(after, grad),
+               f"{where} changed grad in place: compute in new tensors (m = (1 − β₁)·grad, not "
+               "grad.mul_(...)) and leave the caller's gradient as it was.")
+        message = _first_step_failure(where, grad, actual, FIRST_STEP_SETTINGS[setting], corrected)
+        if message:
+            fail(message)
+    for name, grad in grads.items():
+        where = f"adam_first_step(grad) on the {name} gradient, with the default arguments"
+        actual = expect_tensor(got[f"first step {name} defaults"], what=where, like=grad)
+        lr, betas, eps = FIRST_STEP_SETTINGS[0]
+        expect(not bool(_matches(actual, adam_first_change(grad, lr, betas, eps, False), 1e-10).all()),
+               f"{where} returned the change without the bias correction: bias_correction defaults "
+               "to True, as torch.optim.Adam corrects.")
+        message = _first_step_failure(where, grad, actual, FIRST_STEP_SETTINGS[0], True)
+        if message:
+            fail(f"{message} (The defaults are torch.optim.Adam's: lr=1e-3, betas=(0.9, 0.999), "
+                 "eps=1e-8, bias_correction=True.)")
 
 
 # --- Pruning -----------------------------------------------------------------------------------

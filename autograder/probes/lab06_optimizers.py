@@ -21,8 +21,13 @@ the dtype and device of every state tensor; and two steps on a parameter on the 
 
 No `torch.optim` optimizer class or update function can be reached while the student's class
 runs (`forbidden`), and whatever a submission rebinds in the optimizer modules or classes is
-put back first. `prune_smallest` is probed on a seeded model: the weights and the state it
-leaves, and the sparsity it returns, at three fractions and at the edges 0 and 1.
+put back first. `adam_first_step` is called on six gradients (mixed signs and scales, sizes
+near eps, huge values and zeros, float32, a 0-dimensional tensor, a seeded spread over nine
+decades), each with two settings of lr, betas and eps, with and without the bias correction,
+and once with its defaults; the probe records each change and each gradient after the call, no
+optimizer within reach (neither torch.optim's nor the notebook's classes). `prune_smallest` is
+probed on a seeded model: the weights and the state it leaves, and the sparsity it returns, at
+three fractions and at the edges 0 and 1.
 """
 
 from __future__ import annotations
@@ -38,9 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.probes.core import Refused, Stopped, answer, forbidden, probe
+from autograder.probes.core import Refused, Stopped, answer, forbidden, probe, with_globals
 
-STEPS = 50
+STEPS = 12
 DTYPE = torch.float64
 GROUP_LR = 5e-4  # the first group's own learning rate when a run gives none
 
@@ -91,9 +96,11 @@ def _update_function_names(module) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _without_torch_optimizers(name: str, torch_name: str, cls: object) -> Iterator[None]:
-    reason = (f"{name} must compute its update with tensor operations itself, not through "
-              f"torch.optim.{torch_name} (or any torch.optim optimizer or torch.optim._functional).")
+def _without_torch_optimizers(name: str, torch_name: str, cls: object,
+                              reason: str = "") -> Iterator[None]:
+    reason = reason or (f"{name} must compute its update with tensor operations itself, not through "
+                        f"torch.optim.{torch_name} (or any torch.optim optimizer or "
+                        "torch.optim._functional).")
     with contextlib.ExitStack() as stack:
         stack.enter_context(forbidden(torch.optim, _OPTIMIZER_CLASSES, reason, within=cls))
         for module in _MODULES.values():
@@ -548,6 +555,70 @@ def test_nadam(see, NAdam):
 @probe
 def test_adamw(see, AdamW):
     _probe_optimizer(see, INPUTS["AdamW"], AdamW)
+
+
+# --- Adam's first step, in closed form ---------------------------------------------------------
+
+# The arguments each case passes: (lr, betas, eps). Defaults; other betas, two of them at 0 (one
+# of the two moving averages is then the gradient itself); a beta2 close to 1, where skipping the
+# bias correction distorts the step most; an eps as large as some gradients, and a tiny one.
+FIRST_STEP_SETTINGS = ((1e-3, (0.9, 0.999), 1e-8), (0.01, (0.8, 0.99), 1e-6),
+                       (0.1, (0.9, 0.99999), 1e-8), (2e-4, (0.0, 0.5), 1e-3),
+                       (0.05, (0.95, 0.0), 1e-12))
+
+
+def first_step_grads() -> dict[str, torch.Tensor]:
+    """The gradients the cases pass: mixed signs and scales, sizes near eps, huge values and
+    zeros, float32, a 0-dimensional tensor, and a seeded spread over nine decades."""
+    generator = torch.Generator().manual_seed(31)
+    spread = torch.randn(3, 4, generator=generator, dtype=DTYPE)
+    spread = spread * 10.0 ** torch.empty(3, 4, dtype=DTYPE).uniform_(-6, 3, generator=generator)
+    return {
+        "mixed": torch.tensor([[0.3, -2.0, 1e-3], [-7.5, 400.0, -0.02]], dtype=DTYPE),
+        "near eps": torch.tensor([1e-8, -3e-9, 2e-7, -1e-10, 5e-8, -1e-8], dtype=DTYPE),
+        "huge and zero": torch.tensor([1e6, -3e12, 0.0, 2.5e30, -0.0, 1e-20], dtype=DTYPE),
+        "float32": torch.tensor([0.5, -1e-3, 3e3, 0.0, -2e-6], dtype=torch.float32),
+        "0-dimensional": torch.tensor(-0.7, dtype=DTYPE),
+        "spread": spread,
+    }
+
+
+def first_step_cases() -> list[tuple[str, str, int, bool]]:
+    """(record key, gradient, setting, bias_correction) of every case with its arguments given:
+    each gradient with two settings, with and without the bias correction."""
+    cases = []
+    for index, name in enumerate(first_step_grads()):
+        for setting in (index % len(FIRST_STEP_SETTINGS), (index + 2) % len(FIRST_STEP_SETTINGS)):
+            for corrected in (True, False):
+                cases.append((f"first step {name} {setting} {corrected}", name, setting, corrected))
+    return cases
+
+
+_NO_OPTIMIZER = ("adam_first_step must compute the change from the closed form you derived (m₁, v₁ "
+                 "and the bias correction), without running an optimizer (neither torch.optim.Adam "
+                 "nor your Adam class).")
+
+
+def _no_optimizer(*args, **kwargs):
+    raise Refused(_NO_OPTIMIZER)
+
+
+_NOTEBOOK_OPTIMIZERS = ("GradientDescent", *INPUTS)
+
+
+@probe
+def test_adam_first_step(see, adam_first_step):
+    function = with_globals(adam_first_step, **dict.fromkeys(_NOTEBOOK_OPTIMIZERS, _no_optimizer))
+    with _without_torch_optimizers("adam_first_step", "Adam", function, _NO_OPTIMIZER):
+        for key, name, setting, corrected in first_step_cases():
+            grad = first_step_grads()[name]
+            lr, betas, eps = FIRST_STEP_SETTINGS[setting]
+            see.call(key, function, grad, lr=lr, betas=betas, eps=eps, bias_correction=corrected,
+                     what=f"adam_first_step(grad, lr={lr:g}, betas={betas}, eps={eps:g}, "
+                          f"bias_correction={corrected})")
+            see(f"{key} grad after", grad)
+        for name, grad in first_step_grads().items():
+            see.call(f"first step {name} defaults", function, grad, what="adam_first_step(grad)")
 
 
 # --- Pruning -----------------------------------------------------------------------------------

@@ -261,6 +261,25 @@ def prune_smallest(model, amount):
     return zeros / sum(layer.weight.numel() for layer in linears)
 '''
 
+
+def _first_step(body: str, signature: str = "bias_correction=True") -> str:
+    """An adam_first_step whose body is `body`."""
+    return f'''
+def adam_first_step(grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, {signature}):
+{body}
+'''
+
+
+_FIRST_STEP_BY_OPTIMIZER = '''
+    param = torch.zeros_like(grad, requires_grad=True)
+    param.grad = grad.clone()
+    {optimizer}([param], lr=lr, betas=betas, eps=eps).step()
+    change = param.detach()
+    if not bias_correction:
+        beta1, beta2 = betas
+        change = change * (1 - beta1) / (1 - beta2) ** 0.5
+    return change'''
+
 MISTAKES = [
     wrong("Adam without bias correction", "adam", _adam('''
                 m.mul_(beta1).add_(g, alpha=1 - beta1)
@@ -303,6 +322,56 @@ MISTAKES = [
                 step = g + beta * self.velocity if group["nesterov"] else self.velocity
                 p.sub_(lr * step)
 '''), "test_momentum_sgd"),
+    wrong("adam_first_step returning the step's size (positive sign)", "adam_first_step", _edit(
+        "adam_first_step", ("return -lr * m", "return lr * m")), "test_adam_first_step"),
+    wrong("adam_first_step with eps inside the square root", "adam_first_step", _edit(
+        "adam_first_step", ("(v.sqrt() + eps)", "(v + eps).sqrt()")), "test_adam_first_step"),
+    wrong("adam_first_step without the square root on 1 - beta2", "adam_first_step", _first_step('''
+    beta1, beta2 = betas
+    if bias_correction:
+        return -lr * grad / (grad.abs() + eps)
+    return -lr * (1 - beta1) * grad / ((1 - beta2) * grad.abs() + eps)'''), "test_adam_first_step"),
+    wrong("adam_first_step correcting m only", "adam_first_step", _edit(
+        "adam_first_step", ("m, v = m / (1 - beta1), v / (1 - beta2)", "m = m / (1 - beta1)")),
+          "test_adam_first_step"),
+    wrong("adam_first_step correcting v only", "adam_first_step", _edit(
+        "adam_first_step", ("m, v = m / (1 - beta1), v / (1 - beta2)", "v = v / (1 - beta2)")),
+          "test_adam_first_step"),
+    wrong("adam_first_step with the correction factors inverted", "adam_first_step", _edit(
+        "adam_first_step", ("m, v = m / (1 - beta1), v / (1 - beta2)",
+                            "m, v = m * (1 - beta1), v * (1 - beta2)")), "test_adam_first_step"),
+    wrong("adam_first_step ignoring bias_correction (always corrected)", "adam_first_step",
+          _first_step("    return -lr * grad / (grad.abs() + eps)"), "test_adam_first_step"),
+    wrong("adam_first_step never correcting", "adam_first_step", _edit(
+        "adam_first_step", ("    if bias_correction:\n        m, v = m / (1 - beta1), v / (1 - beta2)\n",
+                            "")),
+          "test_adam_first_step"),
+    wrong("adam_first_step without the bias correction by default", "adam_first_step", _edit(
+        "adam_first_step", ("bias_correction: bool = True", "bias_correction: bool = False")),
+          "test_adam_first_step"),
+    wrong("adam_first_step computing in float32", "adam_first_step", _first_step('''
+    g = grad.float()
+    beta1, beta2 = betas
+    m, v = (1 - beta1) * g, (1 - beta2) * g * g
+    if bias_correction:
+        m, v = m / (1 - beta1), v / (1 - beta2)
+    return (-lr * m / (v.sqrt() + eps)).to(grad.dtype)'''), "test_adam_first_step"),
+    wrong("adam_first_step with its betas as a float32 tensor", "adam_first_step", _edit(
+        "adam_first_step", ("beta1, beta2 = betas", "beta1, beta2 = torch.tensor(betas)")),
+          "test_adam_first_step"),
+    wrong("adam_first_step scaling the corrected change, eps included", "adam_first_step", _first_step('''
+    beta1, beta2 = betas
+    change = -lr * grad / (grad.abs() + eps)
+    return change if bias_correction else change * (1 - beta1) / (1 - beta2) ** 0.5'''),
+          "test_adam_first_step"),
+    wrong("adam_first_step scaling grad in place", "adam_first_step", _edit(
+        "adam_first_step", ("m = (1 - beta1) * grad\n    v = (1 - beta2) * grad * grad",
+                            "v = (1 - beta2) * grad * grad\n    m = grad.mul_(1 - beta1)")),
+          "test_adam_first_step"),
+    wrong("adam_first_step taking one step of torch.optim.Adam", "adam_first_step",
+          _first_step(_FIRST_STEP_BY_OPTIMIZER.format(optimizer="torch.optim.Adam")), "test_adam_first_step"),
+    wrong("adam_first_step taking one step of the notebook's Adam", "adam_first_step",
+          _first_step(_FIRST_STEP_BY_OPTIMIZER.format(optimizer="Adam")), "test_adam_first_step"),
     wrong("prune_smallest pruning each layer separately", "prune_smallest", _PRUNE_PER_LAYER,
           "test_prune_smallest"),
     wrong("momentum in the book's form (learning rate inside the velocity)", "momentum_sgd", _momentum('''
@@ -705,6 +774,41 @@ class Adam(torch.optim.Optimizer):
 '''),
     right("NAdam on the parameters that have a gradient, hyperparameters from a copy of the group",
           "nadam", _nadam_filtered()),
+    right("adam_first_step through m-hat and v-hat at t = 1", "adam_first_step", _first_step('''
+    beta1, beta2 = betas
+    t = 1
+    m = beta1 * torch.zeros_like(grad) + (1 - beta1) * grad
+    v = beta2 * torch.zeros_like(grad) + (1 - beta2) * grad**2
+    m_hat = m / (1 - beta1**t) if bias_correction else m
+    v_hat = v / (1 - beta2**t) if bias_correction else v
+    return -lr * m_hat / (torch.sqrt(v_hat) + eps)''')),
+    right("adam_first_step simplified, with math.sqrt", "adam_first_step", _first_step('''
+    beta1, beta2 = betas
+    if bias_correction:
+        return -lr * grad / (grad.abs() + eps)
+    return -lr * (1 - beta1) * grad / (math.sqrt(1 - beta2) * grad.abs() + eps)''')),
+    right("adam_first_step as the corrected change times a factor, eps rescaled", "adam_first_step",
+          _first_step('''
+    beta1, beta2 = betas
+    root = (1 - beta2) ** 0.5
+    if bias_correction:
+        factor, eps_seen = 1.0, eps
+    else:
+        factor, eps_seen = (1 - beta1) / root, eps / root
+    return -lr * factor * grad / (grad.abs() + eps_seen)''')),
+    right("adam_first_step with torch.sign", "adam_first_step", _first_step('''
+    beta1, beta2 = betas
+    size = grad.abs()
+    if not bias_correction:
+        return -lr * (1 - beta1) * torch.sign(grad) * size / ((1 - beta2) ** 0.5 * size + eps)
+    return -lr * torch.sign(grad) * size / (size + eps)''')),
+    right("adam_first_step in float64, cast back to grad's dtype", "adam_first_step", _first_step('''
+    g = grad.double()
+    beta1, beta2 = betas
+    m, v = (1 - beta1) * g, (1 - beta2) * g * g
+    if bias_correction:
+        m, v = m / (1 - beta1), v / (1 - beta2)
+    return (-lr * m / (v.sqrt() + eps)).to(grad.dtype)''', signature="bias_correction: bool = True")),
     right("Q2 as a float", "q2_terminal_velocity", "Q2 = 1 / (1 - 0.9)"),
     right("Q3 in scientific notation", "q3_adam_first_step", "Q3 = 1e-3"),
     right("Q6 as a decimal", "q6_momentum_two_steps", "Q6 = 0.29"),

@@ -1,7 +1,9 @@
-"""Lab 06's reference optimizers against torch.optim, and its pruning against torch.nn.utils.prune."""
+"""Lab 06's reference optimizers and Adam's first step against torch.optim, and its pruning against
+torch.nn.utils.prune."""
 
 import copy
 import inspect
+import math
 
 import pytest
 import torch
@@ -184,3 +186,48 @@ def test_answer_key_agrees_with_pytorch():
     p.grad = torch.full((1,), 0.02)
     torch.optim.Adam([p], lr=0.001, eps=0.0).step()
     assert abs(p.item()) == pytest.approx(ref.Q3)
+
+
+def adam_one_step(grad: torch.Tensor, **kwargs) -> torch.Tensor:
+    """θ₁ − θ₀ of one step of torch.optim.Adam from the zero state and θ₀ = 0."""
+    param = torch.zeros_like(grad, requires_grad=True)
+    param.grad = grad.clone()
+    torch.optim.Adam([param], foreach=False, **kwargs).step()
+    return param.detach()
+
+
+FIRST_GRADS = [
+    torch.tensor([[0.3, -2.0, 1e-3], [-7.5, 400.0, -0.02]], dtype=torch.float64),
+    torch.tensor([1e-8, -3e-9, 2e-7, 0.0, -0.0, 2.5e30], dtype=torch.float64),
+    torch.tensor(-0.7, dtype=torch.float64),
+]
+FIRST_SETTINGS = [(1e-3, (0.9, 0.999), 1e-8), (0.01, (0.8, 0.99), 1e-6), (0.1, (0.9, 0.99999), 1e-8),
+                  (2e-4, (0.0, 0.5), 1e-3), (0.05, (0.95, 0.0), 1e-12)]
+
+
+@pytest.mark.parametrize("grad", FIRST_GRADS, ids=["mixed", "near eps, zeros, huge", "0-dim"])
+@pytest.mark.parametrize(("lr", "betas", "eps"), FIRST_SETTINGS)
+def test_adam_first_step_is_one_step_of_torch_adam(grad, lr, betas, eps):
+    original = grad.clone()
+    change = ref.adam_first_step(grad, lr=lr, betas=betas, eps=eps)
+    assert change.dtype == grad.dtype and change.shape == grad.shape
+    assert torch.equal(grad, original)
+    torch.testing.assert_close(change, adam_one_step(grad, lr=lr, betas=betas, eps=eps), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("grad", FIRST_GRADS, ids=["mixed", "near eps, zeros, huge", "0-dim"])
+@pytest.mark.parametrize(("lr", "betas", "eps"), FIRST_SETTINGS)
+def test_adam_first_step_uncorrected_is_adam_with_the_corrections_undone(grad, lr, betas, eps):
+    # At t = 1 PyTorch divides m by 1 − β₁ and √v by √(1 − β₂) before adding ε: with the rate
+    # lr·(1 − β₁)/√(1 − β₂) and ε/√(1 − β₂), its step is the uncorrected one.
+    root = math.sqrt(1 - betas[1])
+    undone = adam_one_step(grad, lr=lr * (1 - betas[0]) / root, betas=betas, eps=eps / root)
+    change = ref.adam_first_step(grad, lr=lr, betas=betas, eps=eps, bias_correction=False)
+    torch.testing.assert_close(change, undone, rtol=1e-12, atol=0)
+
+
+def test_adam_first_step_keeps_float32_and_its_defaults_are_torch_adams():
+    grad = torch.tensor([0.5, -1e-3, 3e3, 0.0])
+    assert ref.adam_first_step(grad).dtype == torch.float32
+    torch.testing.assert_close(ref.adam_first_step(grad), adam_one_step(grad))
+
