@@ -467,12 +467,12 @@ def test_plateau_scheduler(see, ReduceLROnPlateauScratch):
             see(f"plateau {case} built", [see.call(f"plateau {case} (running)", getattr, scheduler,
                                                    name, None, what=f"{what}.{name}", record=False)
                                           for name in ("num_bad_epochs", "best")])
-            for epoch, metric in enumerate(metrics, start=1):
+            for epoch, value in enumerate(metrics, start=1):
                 if epoch in poke:
                     optimizer.param_groups[0]["lr"] = poke[epoch]
-                given = torch.tensor(metric, dtype=torch.float64) if as_tensor else metric
+                given = torch.tensor(value, dtype=torch.float64) if as_tensor else value
                 see.call(f"plateau {case} (running)", call_method, scheduler, "step", given,
-                         what=f"{what}.step({metric:.4g})", record=False)
+                         what=f"{what}.step({value:.4g})", record=False)
                 rates.append([group["lr"] for group in optimizer.param_groups])
                 counters.append(see.call(f"plateau {case} (running)", getattr, scheduler,
                                          "num_bad_epochs", None, what=f"{what}.num_bad_epochs",
